@@ -1,0 +1,175 @@
+package attribution
+
+import (
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/leaktrace/leaktrace/canary"
+)
+
+// Contact statuses.
+const (
+	StatusAttributed = "attributed"
+	StatusAmbiguous  = "ambiguous"
+	StatusMerged     = "merged"
+	StatusUnissued   = "unissued"
+	StatusUnmatched  = "unmatched"
+	StatusFirstParty = "first_party"
+)
+
+// MatchOut is one match as reports show it.
+type MatchOut struct {
+	Kind    canary.TokenKind `json:"kind"`
+	Value   string           `json:"value"`
+	Field   string           `json:"field"`
+	How     string           `json:"how"`
+	Partial bool             `json:"partial,omitempty"`
+	Excerpt string           `json:"excerpt,omitempty"`
+}
+
+// ContactResult is the attribution of one contact.
+type ContactResult struct {
+	ID         string     `json:"id"`
+	Channel    string     `json:"channel"`
+	ReceivedAt time.Time  `json:"received_at"`
+	From       string     `json:"from,omitempty"`
+	Subject    string     `json:"subject,omitempty"`
+	Status     string     `json:"status"`
+	Order      string     `json:"order"`
+	Orders     []string   `json:"orders"`
+	Matched    []MatchOut `json:"matched"`
+	Candidates []string   `json:"candidates"`
+	// Exclusive is true when the candidate is one party through tokens that
+	// cannot be guessed (email tokens, order and tracking numbers).
+	Exclusive bool     `json:"exclusive"`
+	Unissued  []string `json:"unissued,omitempty"`
+	Mark      string   `json:"mark,omitempty"`
+	Why       string   `json:"why,omitempty"`
+	Raw       string   `json:"raw_sha256"`
+	// Investigations the matched tokens belong to.
+	Investigations []string `json:"investigations,omitempty"`
+}
+
+// group is the tokens that share one matched value: a phone number serving
+// several orders, a price two orders share. The source knew the value
+// through one of them, so a group's parties are the union of theirs.
+type group struct {
+	kind    canary.TokenKind
+	unguess bool
+	parties []string
+	orders  []string
+}
+
+// AttributeContact computes a contact's candidate set and status (SPEC.md,
+// Attribution 1-3).
+func AttributeContact(c canary.Contact, tokens map[int64]*canary.Token) ContactResult {
+	r := ContactResult{
+		ID: strconv.FormatInt(c.ID, 10), Channel: string(c.Channel), ReceivedAt: c.ReceivedAt,
+		From: c.From, Subject: c.Subject, Mark: c.Mark, Why: c.MarkWhy, Raw: c.RawSHA256,
+		Unissued: c.Unissued, Matched: []MatchOut{}, Candidates: []string{}, Orders: []string{},
+	}
+	groups := map[string]*group{}
+	var order []string
+	var partialParties []string
+	var controlHit bool
+	for _, m := range c.Matches {
+		t := tokens[m.TokenID]
+		if t == nil {
+			continue
+		}
+		r.Matched = append(r.Matched, MatchOut{Kind: t.Kind, Value: t.Value, Field: t.Field, How: m.How, Partial: m.Partial, Excerpt: m.Excerpt})
+		if !slices.Contains(r.Investigations, t.Investigation) {
+			r.Investigations = append(r.Investigations, t.Investigation)
+		}
+		seen := t.SeenBy(c.ReceivedAt)
+		if m.Partial {
+			partialParties = union(partialParties, seen)
+			continue
+		}
+		if len(seen) == 0 {
+			// Nobody had been shown it yet: a control, or a guess.
+			controlHit = true
+			continue
+		}
+		key := string(t.Kind) + "\x00" + t.Key
+		g := groups[key]
+		if g == nil {
+			g = &group{kind: t.Kind, unguess: t.Kind == canary.TokenEmail || (t.Kind == canary.TokenFact && t.Unique)}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.parties = union(g.parties, seen)
+		g.orders = union(g.orders, t.Orders)
+	}
+	var sets [][]string
+	var unguessable [][]string
+	for _, k := range order {
+		g := groups[k]
+		sets = append(sets, g.parties)
+		if g.unguess {
+			unguessable = append(unguessable, g.parties)
+		}
+		r.Orders = union(r.Orders, g.orders)
+	}
+	slices.Sort(r.Orders)
+	switch {
+	case len(sets) > 0:
+		cand := intersectAll(sets)
+		if len(cand) == 0 {
+			r.Status, r.Candidates = StatusMerged, unionAll(sets)
+		} else {
+			r.Candidates = cand
+			r.Status = StatusAmbiguous
+			if len(cand) == 1 {
+				r.Status = StatusAttributed
+				ug := intersectAll(unguessable)
+				r.Exclusive = len(unguessable) > 0 && len(ug) == 1 && ug[0] == cand[0]
+			}
+		}
+	case len(partialParties) > 0:
+		// A masked number narrows nothing: it can only say who might have known.
+		r.Status, r.Candidates = StatusAmbiguous, partialParties
+	case controlHit || len(c.Unissued) > 0:
+		r.Status = StatusUnissued
+	default:
+		r.Status = StatusUnmatched
+	}
+	slices.Sort(r.Candidates)
+	if len(r.Orders) == 1 {
+		r.Order = r.Orders[0]
+	}
+	if c.Mark == canary.MarkFirstParty {
+		r.Status, r.Exclusive = StatusFirstParty, false
+	}
+	return r
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, v := range b {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func unionAll(sets [][]string) []string {
+	var out []string
+	for _, s := range sets {
+		out = union(out, s)
+	}
+	return out
+}
+
+func intersectAll(sets [][]string) []string {
+	if len(sets) == 0 {
+		return nil
+	}
+	out := slices.Clone(sets[0])
+	for _, s := range sets[1:] {
+		out = slices.DeleteFunc(out, func(v string) bool { return !slices.Contains(s, v) })
+	}
+	return out
+}

@@ -1,0 +1,470 @@
+// Package attribution finds the canary tokens a contact reached or quoted,
+// and turns matches into candidate sets and party verdicts. It is pure: it
+// reads canary values and returns canary values, with no I/O.
+package attribution
+
+import (
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/leaktrace/leaktrace/canary"
+	"github.com/leaktrace/leaktrace/norm"
+)
+
+// Addressed is a value a contact was sent to: an address or a number.
+type Addressed struct {
+	Value string
+	How   string // canary.HowRecipient or canary.HowHeader
+}
+
+// Text is text a contact carried, and where it was.
+type Text struct {
+	Text string
+	How  string // canary.HowBody, canary.HowHeader or canary.HowEnvelope
+}
+
+// Observation is what a contact showed, as the matcher reads it.
+type Observation struct {
+	ReceivedAt time.Time
+	Recipients []Addressed
+	Texts      []Text
+}
+
+// Matcher finds tokens in observations. Build it once per batch with
+// NewMatcher; it is read-only afterwards and safe for concurrent use.
+type Matcher struct {
+	tokens     []*canary.Token
+	emails     map[string][]*canary.Token
+	phones     map[string][]*canary.Token
+	names      []*canary.Token
+	greetings  map[string][]*canary.Token
+	addresses  map[string][]*canary.Token
+	prices     map[string][]*canary.Token
+	uniqueFact map[string][]*canary.Token
+	placed     map[string][]*canary.Token
+	otherFacts []*canary.Token
+	domains    map[string]bool // catch-all canary domains
+	plusBases  map[string]bool // "me@gmail.com" of plus-style users
+	pool       map[string]bool
+	secrets    [][]byte
+	regions    []string
+	locales    []string
+}
+
+// NewMatcher indexes the universe's tokens.
+func NewMatcher(u *canary.Universe) *Matcher {
+	m := &Matcher{
+		emails: map[string][]*canary.Token{}, phones: map[string][]*canary.Token{},
+		greetings: map[string][]*canary.Token{}, addresses: map[string][]*canary.Token{},
+		prices: map[string][]*canary.Token{}, uniqueFact: map[string][]*canary.Token{},
+		placed: map[string][]*canary.Token{}, domains: map[string]bool{}, plusBases: map[string]bool{},
+		pool: map[string]bool{},
+	}
+	for i := range u.Tokens {
+		t := &u.Tokens[i]
+		m.tokens = append(m.tokens, t)
+		switch t.Kind {
+		case canary.TokenEmail:
+			m.emails[t.Key] = append(m.emails[t.Key], t)
+		case canary.TokenPhone:
+			m.phones[t.Key] = append(m.phones[t.Key], t)
+		case canary.TokenName:
+			m.names = append(m.names, t)
+			if t.GreetKey != "" {
+				m.greetings[t.GreetKey] = append(m.greetings[t.GreetKey], t)
+			}
+		case canary.TokenAddress:
+			m.addresses[t.Key] = append(m.addresses[t.Key], t)
+		case canary.TokenFact:
+			switch {
+			case t.Field == canary.FactPrice:
+				m.prices[t.Key] = append(m.prices[t.Key], t)
+			case t.Unique:
+				m.uniqueFact[t.Key] = append(m.uniqueFact[t.Key], t)
+			case t.Field == canary.FactPlacedAt:
+				m.placed[t.Key] = append(m.placed[t.Key], t)
+			default:
+				m.otherFacts = append(m.otherFacts, t)
+			}
+		}
+	}
+	for _, d := range u.Domains {
+		if d.Plus {
+			m.plusBases[d.Name] = true
+		} else {
+			m.domains[d.Name] = true
+		}
+	}
+	for _, p := range u.Pool {
+		m.pool[p.E164] = true
+	}
+	for _, inv := range u.Investigations {
+		m.secrets = append(m.secrets, inv.Secret)
+		if r := canary.Region(inv.Locale); !slices.Contains(m.regions, r) {
+			m.regions = append(m.regions, r)
+		}
+		if !slices.Contains(m.locales, inv.Locale) {
+			m.locales = append(m.locales, inv.Locale)
+		}
+	}
+	if len(m.regions) == 0 {
+		m.regions, m.locales = []string{"VN"}, []string{canary.LocaleVietnam}
+	}
+	return m
+}
+
+// Result is what the matcher found in one observation.
+type Result struct {
+	Matches  []canary.Match
+	Unissued []string // canary addresses or pool numbers reached that hold no token
+}
+
+type collector struct {
+	res  Result
+	seen map[string]bool
+}
+
+func (c *collector) add(t *canary.Token, how, excerpt string, partial bool) {
+	k := strconv.FormatInt(t.ID, 10) + "\x00" + how
+	if c.seen[k] {
+		return
+	}
+	c.seen[k] = true
+	c.res.Matches = append(c.res.Matches, canary.Match{TokenID: t.ID, Kind: t.Kind, Value: t.Value, How: how, Partial: partial, Excerpt: clip(excerpt)})
+}
+
+func (c *collector) unissued(v string) {
+	if !slices.Contains(c.res.Unissued, v) {
+		c.res.Unissued = append(c.res.Unissued, v)
+	}
+}
+
+// clip keeps excerpts short: the raw evidence holds the rest.
+func clip(s string) string {
+	const max = 160
+	if len(s) <= max {
+		return s
+	}
+	r := []rune(s)
+	if len(r) > max/2 {
+		r = r[:max/2]
+	}
+	return string(r) + "…"
+}
+
+// Match returns every token obs reached or quoted.
+func (m *Matcher) Match(obs Observation) Result {
+	c := &collector{seen: map[string]bool{}}
+	for _, r := range obs.Recipients {
+		m.recipient(c, r.Value, r.How)
+	}
+	for _, t := range obs.Texts {
+		m.text(c, t)
+	}
+	m.resolveGreetings(c)
+	return c.res
+}
+
+func (m *Matcher) recipient(c *collector, v, how string) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return
+	}
+	if strings.Contains(v, "@") {
+		m.email(c, v, how, true)
+		return
+	}
+	for _, region := range m.regions {
+		e, err := norm.PhoneE164(v, region)
+		if err != nil {
+			continue
+		}
+		if ts := m.phones[e]; len(ts) > 0 {
+			for _, t := range ts {
+				c.add(t, how, v, false)
+			}
+		} else if m.pool[e] {
+			c.unissued(e)
+		}
+		return
+	}
+	// Not an address or a number: a postal addressee block, a chat handle.
+	m.text(c, Text{Text: v, How: canary.HowEnvelope})
+}
+
+// email matches one address. Mail that reached a canary domain or a plus
+// base with no issued token is dictionary or guess noise: unissued.
+func (m *Matcher) email(c *collector, addr, how string, reached bool) {
+	key := strings.ToLower(strings.Trim(addr, "<>\"' "))
+	if ts := m.emails[key]; len(ts) > 0 {
+		for _, t := range ts {
+			c.add(t, how, addr, false)
+		}
+		return
+	}
+	if !reached {
+		return
+	}
+	local, domain, ok := canary.SplitAddress(key)
+	if !ok {
+		return
+	}
+	if m.domains[domain] {
+		c.unissued(key)
+		return
+	}
+	base := local
+	if i := strings.IndexByte(local, '+'); i >= 0 {
+		base = local[:i]
+	}
+	if m.plusBases[base+"@"+domain] {
+		c.unissued(key) // a stripped or unknown +tag
+	}
+}
+
+// CheckIssued reports whether an unissued canary local part nevertheless
+// carries a valid check for one of the investigations: issued by us but
+// missing from the database, which a person should look into.
+func (m *Matcher) CheckIssued(addr string) bool {
+	local, _, ok := canary.SplitAddress(addr)
+	if !ok {
+		return false
+	}
+	if i := strings.IndexByte(local, '+'); i >= 0 {
+		local = local[i+1:]
+	}
+	for _, s := range m.secrets {
+		if canary.CheckLocalPart(s, local) {
+			return true
+		}
+	}
+	return false
+}
+
+var emailRE = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+`)
+
+func (m *Matcher) text(c *collector, t Text) {
+	if t.Text == "" {
+		return
+	}
+	// Addresses written in a body were not necessarily reached; a canary
+	// address quoted in the body still proves the sender held it.
+	for _, a := range emailRE.FindAllString(norm.Fold(t.Text), -1) {
+		m.email(c, a, t.How, false)
+	}
+	m.phonesIn(c, t)
+	folded := norm.Fold(t.Text)
+	m.namesIn(c, t, folded)
+	m.codesIn(c, t, folded)
+	m.factsIn(c, t, folded)
+}
+
+func (m *Matcher) phonesIn(c *collector, t Text) {
+	for _, region := range m.regions {
+		for _, pm := range norm.FindPhones(t.Text, region) {
+			if !pm.Masked {
+				for _, tok := range m.phones[pm.E164] {
+					c.add(tok, t.How, pm.Text, false)
+				}
+				continue
+			}
+			for key, toks := range m.phones {
+				if norm.MaskedMatches(pm, key) {
+					for _, tok := range toks {
+						c.add(tok, t.How, pm.Text, true)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Greeting words per language, folded. A name key right after one of them
+// is a greeting ("chị Linh", "Dear Linda"); Chinese puts the title after
+// the surname ("王女士").
+var (
+	greetBefore = regexp.MustCompile(`(?:^|[^\p{L}])(chi|anh|em|co|chu|bac|ban|quy khach|kinh gui|chao|xin chao|dear|hi|hello|hey|mr\.?|ms\.?|mrs\.?|miss)\s+(\p{L}+)`)
+	greetAfter  = regexp.MustCompile(`(\p{Han})(女士|先生|小姐|姐|哥|老师|同学|阿姨)`)
+)
+
+func (m *Matcher) namesIn(c *collector, t Text, folded string) {
+	for _, tok := range m.names {
+		if i := indexWord(folded, tok.Key); i >= 0 {
+			c.add(tok, t.How, excerptAt(folded, i, len(tok.Key)), false)
+		}
+	}
+	for _, g := range greetBefore.FindAllStringSubmatchIndex(folded, -1) {
+		word := folded[g[4]:g[5]]
+		for _, tok := range m.greetings[word] {
+			c.add(tok, canary.HowGreeting, folded[g[2]:g[5]], false)
+		}
+	}
+	for _, g := range greetAfter.FindAllStringSubmatchIndex(folded, -1) {
+		for _, tok := range m.greetings[folded[g[2]:g[3]]] {
+			c.add(tok, canary.HowGreeting, folded[g[0]:g[1]], false)
+		}
+	}
+}
+
+// resolveGreetings keeps a greeting only where it points at one token, or
+// at tokens of the investigations other matches already point at: greeted
+// names repeat across investigations, full names and addresses do not.
+func (m *Matcher) resolveGreetings(c *collector) {
+	var invs []string
+	byID := map[int64]*canary.Token{}
+	for _, t := range m.tokens {
+		byID[t.ID] = t
+	}
+	for _, mt := range c.res.Matches {
+		if mt.How != canary.HowGreeting && !mt.Partial {
+			if t := byID[mt.TokenID]; t != nil && !slices.Contains(invs, t.Investigation) {
+				invs = append(invs, t.Investigation)
+			}
+		}
+	}
+	count := map[string]int{}
+	for _, mt := range c.res.Matches {
+		if mt.How == canary.HowGreeting {
+			count[mt.Excerpt]++
+		}
+	}
+	for i := range c.res.Matches {
+		mt := &c.res.Matches[i]
+		if mt.How != canary.HowGreeting {
+			continue
+		}
+		t := byID[mt.TokenID]
+		switch {
+		case len(invs) > 0 && !slices.Contains(invs, t.Investigation):
+			mt.Partial = true
+		case len(invs) == 0 && count[mt.Excerpt] > 1:
+			mt.Partial = true
+		}
+	}
+}
+
+func (m *Matcher) codesIn(c *collector, t Text, folded string) {
+	if len(m.addresses) == 0 {
+		return
+	}
+	for _, w := range strings.FieldsFunc(folded, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) || unicode.Is(unicode.Han, r) }) {
+		for _, tok := range m.addresses[w] {
+			c.add(tok, t.How, w, false)
+		}
+	}
+}
+
+var idRunRE = regexp.MustCompile(`[a-z0-9]*[0-9][a-z0-9]*(?:[ \-][0-9]+)*`)
+
+func (m *Matcher) factsIn(c *collector, t Text, folded string) {
+	for _, pm := range norm.FindPrices(t.Text) {
+		for _, tok := range m.prices[pm.Price.Key()] {
+			c.add(tok, canary.HowFact, pm.Text, false)
+		}
+	}
+	for _, run := range idRunRE.FindAllString(folded, -1) {
+		key := strings.NewReplacer(" ", "", "-", "").Replace(run)
+		for _, tok := range m.uniqueFact[key] {
+			c.add(tok, canary.HowFact, run, false)
+		}
+	}
+	if len(m.placed) > 0 {
+		for _, loc := range m.locales {
+			for _, dm := range norm.FindDateTimes(t.Text, loc) {
+				if dm.Month <= 0 || dm.Day <= 0 || dm.Hour < 0 || dm.Minute < 0 {
+					continue
+				}
+				for key, toks := range m.placed {
+					if placedMatches(key, dm) {
+						for _, tok := range toks {
+							c.add(tok, canary.HowFact, dm.Text, false)
+						}
+					}
+				}
+			}
+		}
+	}
+	compact := strings.ReplaceAll(folded, " ", "")
+	for _, tok := range m.otherFacts {
+		if indexWord(folded, tok.Key) >= 0 || (hasHan(tok.Key) && strings.Contains(compact, strings.ReplaceAll(tok.Key, " ", ""))) {
+			c.add(tok, canary.HowFact, tok.Value, false)
+		}
+	}
+}
+
+// placedMatches compares a quoted date and time with a placed_at key
+// "2006-01-02 15:04" in the investigation's zone.
+func placedMatches(key string, dm norm.DateTimeMention) bool {
+	t, err := time.Parse("2006-01-02 15:04", key)
+	if err != nil {
+		return false
+	}
+	if dm.Year != 0 && dm.Year != t.Year() {
+		return false
+	}
+	return int(t.Month()) == dm.Month && t.Day() == dm.Day && t.Hour() == dm.Hour && t.Minute() == dm.Minute
+}
+
+func hasHan(s string) bool {
+	for _, r := range s {
+		if unicode.Is(unicode.Han, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// indexWord finds key in s where it is not part of a longer Latin word or
+// number; Chinese has no spaces, so Han keys match anywhere.
+func indexWord(s, key string) int {
+	if key == "" {
+		return -1
+	}
+	for off := 0; ; {
+		i := strings.Index(s[off:], key)
+		if i < 0 {
+			return -1
+		}
+		i += off
+		end := i + len(key)
+		if boundary(s, i, end) {
+			return i
+		}
+		off = i + 1
+	}
+}
+
+func boundary(s string, start, end int) bool {
+	isWord := func(r rune) bool { return (unicode.IsLetter(r) || unicode.IsDigit(r)) && !unicode.Is(unicode.Han, r) }
+	if start > 0 {
+		r := lastRune(s[:start])
+		if isWord(r) && isWord(firstRune(s[start:])) {
+			return false
+		}
+	}
+	if end < len(s) {
+		if isWord(firstRune(s[end:])) && isWord(lastRune(s[:end])) {
+			return false
+		}
+	}
+	return true
+}
+
+func firstRune(s string) rune {
+	r, _ := utf8.DecodeRuneInString(s)
+	return r
+}
+
+func lastRune(s string) rune {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return r
+}
+
+func excerptAt(s string, i, n int) string {
+	return s[i : i+n]
+}

@@ -1,0 +1,211 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/leaktrace/leaktrace/canary"
+)
+
+// audit appends one entry to a chain inside tx. Write transactions take the
+// database lock at BEGIN (_txlock=immediate), so reading the head and
+// appending cannot interleave with another writer.
+func (tx *Tx) audit(ctx context.Context, chain, action, subject string, detail any) error {
+	body, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("encode audit detail: %w", err)
+	}
+	e := canary.AuditEntry{Chain: chain, At: tx.now, Action: action, Subject: subject,
+		Detail: string(body), PrevHash: canary.GenesisHash, Seq: 1}
+	var prev sql.NullString
+	var seq sql.NullInt64
+	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log WHERE chain = ? ORDER BY seq DESC LIMIT 1`, chain).Scan(&seq, &prev)
+	switch {
+	case err == sql.ErrNoRows:
+	case err != nil:
+		return fmt.Errorf("read chain head %s: %w", chain, err)
+	default:
+		e.Seq, e.PrevHash = seq.Int64+1, prev.String
+	}
+	e.Hash = e.ComputeHash()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (chain, seq, at, action, subject, detail, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.Chain, e.Seq, fmtTime(e.At), e.Action, e.Subject, e.Detail, e.PrevHash, e.Hash); err != nil {
+		return fmt.Errorf("append audit entry: %w", err)
+	}
+	return nil
+}
+
+// AuditLog returns a chain's entries in order.
+func (d *DB) AuditLog(ctx context.Context, chain string) ([]canary.AuditEntry, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT chain, seq, at, action, subject, detail, prev_hash, hash
+		FROM audit_log WHERE chain = ? ORDER BY seq`, chain)
+	if err != nil {
+		return nil, fmt.Errorf("read audit log: %w", err)
+	}
+	defer rows.Close()
+	var out []canary.AuditEntry
+	for rows.Next() {
+		var e canary.AuditEntry
+		var at sql.NullString
+		if err := rows.Scan(&e.Chain, &e.Seq, &at, &e.Action, &e.Subject, &e.Detail, &e.PrevHash, &e.Hash); err != nil {
+			return nil, fmt.Errorf("read audit entry: %w", err)
+		}
+		e.At = parseTime(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Verify re-checks every link of the audit chains (all of them, or the
+// shared chain and one investigation's) and re-hashes every raw object.
+func (d *DB) Verify(ctx context.Context, investigation string) (*canary.VerifyReport, error) {
+	rep := &canary.VerifyReport{Problems: []canary.Problem{}}
+	chains := []string{canary.SharedChain, canary.InvestigationChain(investigation)}
+	if investigation == "" {
+		var err error
+		if chains, err = d.chains(ctx); err != nil {
+			return nil, err
+		}
+	} else if _, err := d.Investigation(ctx, investigation); err != nil {
+		return nil, err
+	}
+	for _, chain := range chains {
+		entries, err := d.AuditLog(ctx, chain)
+		if err != nil {
+			return nil, err
+		}
+		if len(entries) > 0 {
+			rep.Chains++
+		}
+		rep.Entries += len(entries)
+		if p := verifyChain(chain, entries); p != nil {
+			rep.Problems = append(rep.Problems, *p)
+		}
+	}
+	if err := d.verifyObjects(ctx, rep); err != nil {
+		return nil, err
+	}
+	rep.OK = true
+	for _, p := range rep.Problems {
+		if p.Kind != "purged" {
+			rep.OK = false
+		}
+	}
+	return rep, nil
+}
+
+// verifyChain returns the first broken link, naming it, or nil.
+func verifyChain(chain string, entries []canary.AuditEntry) *canary.Problem {
+	prev := canary.GenesisHash
+	for i, e := range entries {
+		if e.Seq != int64(i+1) {
+			return &canary.Problem{Chain: chain, Seq: e.Seq, Kind: "broken link",
+				Detail: fmt.Sprintf("entry %d is missing: the chain jumps to %d", i+1, e.Seq)}
+		}
+		if e.PrevHash != prev {
+			return &canary.Problem{Chain: chain, Seq: e.Seq, Kind: "broken link",
+				Detail: fmt.Sprintf("entry %d does not point at entry %d's hash", e.Seq, e.Seq-1)}
+		}
+		if got := e.ComputeHash(); got != e.Hash {
+			return &canary.Problem{Chain: chain, Seq: e.Seq, Kind: "bad hash",
+				Detail: fmt.Sprintf("entry %d (%s %s) was changed: its content hashes to %s, recorded %s", e.Seq, e.Action, e.Subject, got[:12], e.Hash[:12])}
+		}
+		prev = e.Hash
+	}
+	return nil
+}
+
+func (d *DB) chains(ctx context.Context) ([]string, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT chain FROM audit_log ORDER BY chain`)
+	if err != nil {
+		return nil, fmt.Errorf("list chains: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, fmt.Errorf("list chains: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// verifyObjects re-hashes raw objects one at a time, so memory stays at the
+// size of the largest object rather than the whole store.
+func (d *DB) verifyObjects(ctx context.Context, rep *canary.VerifyReport) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT sha256 FROM raw_objects ORDER BY sha256`)
+	if err != nil {
+		return fmt.Errorf("list raw objects: %w", err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return fmt.Errorf("list raw objects: %w", err)
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	for _, name := range names {
+		var b []byte
+		var size int64
+		var purged sql.NullString
+		if err := d.db.QueryRowContext(ctx, `SELECT bytes, size, purged_at FROM raw_objects WHERE sha256 = ?`, name).Scan(&b, &size, &purged); err != nil {
+			return fmt.Errorf("read raw object %s: %w", name, err)
+		}
+		rep.Objects++
+		if purged.Valid {
+			rep.Problems = append(rep.Problems, canary.Problem{Object: name, Kind: "purged", Detail: "raw bytes removed at end of retention on " + purged.String})
+			continue
+		}
+		sum := sha256.Sum256(b)
+		if got := hex.EncodeToString(sum[:]); got != name || int64(len(b)) != size {
+			rep.Problems = append(rep.Problems, canary.Problem{Object: name, Kind: "changed object",
+				Detail: fmt.Sprintf("raw object %s now hashes to %s (%d bytes, recorded %d)", name, got, len(b), size)})
+		}
+	}
+	missing, err := d.db.QueryContext(ctx, `SELECT c.id, c.raw_sha256 FROM contacts c
+		LEFT JOIN raw_objects r ON r.sha256 = c.raw_sha256 WHERE r.sha256 IS NULL`)
+	if err != nil {
+		return fmt.Errorf("check contacts' raw objects: %w", err)
+	}
+	defer missing.Close()
+	for missing.Next() {
+		var id int64
+		var sha string
+		if err := missing.Scan(&id, &sha); err != nil {
+			return fmt.Errorf("check contacts' raw objects: %w", err)
+		}
+		rep.Problems = append(rep.Problems, canary.Problem{Object: sha, Kind: "missing object",
+			Detail: fmt.Sprintf("contact %d's raw object is gone", id)})
+	}
+	return missing.Err()
+}
+
+// putRaw stores raw bytes under their SHA-256 unless already stored, and
+// returns the hash. Identical bytes are one object.
+func (tx *Tx) putRaw(ctx context.Context, raw []byte) (string, error) {
+	sum := sha256.Sum256(raw)
+	name := hex.EncodeToString(sum[:])
+	if _, err := tx.ExecContext(ctx, `INSERT INTO raw_objects (sha256, size, bytes, stored_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (sha256) DO NOTHING`, name, len(raw), raw, fmtTime(tx.now)); err != nil {
+		return "", fmt.Errorf("store raw object: %w", err)
+	}
+	return name, nil
+}
+
+// RawObject returns the stored bytes of a raw object.
+func (d *DB) RawObject(ctx context.Context, sha string) ([]byte, error) {
+	var b []byte
+	if err := d.db.QueryRowContext(ctx, `SELECT bytes FROM raw_objects WHERE sha256 = ?`, sha).Scan(&b); err != nil {
+		return nil, mapErr(err, "read raw object "+sha)
+	}
+	return b, nil
+}

@@ -1,0 +1,233 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/leaktrace/leaktrace/canary"
+)
+
+var (
+	_ canary.ContactRecorder = (*DB)(nil)
+	_ canary.UniverseSource  = (*DB)(nil)
+)
+
+// Universe loads what matching needs.
+func (d *DB) Universe(ctx context.Context) (*canary.Universe, error) {
+	var u canary.Universe
+	var err error
+	if u.Investigations, err = d.Investigations(ctx); err != nil {
+		return nil, err
+	}
+	if u.Parties, err = d.Parties(ctx); err != nil {
+		return nil, err
+	}
+	if u.Tokens, err = d.Tokens(ctx, ""); err != nil {
+		return nil, err
+	}
+	if u.Domains, err = d.Domains(ctx); err != nil {
+		return nil, err
+	}
+	if u.Pool, err = d.Phones(ctx); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+func jsonText(v any) string {
+	if v == nil {
+		return "[]"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// RecordContact stores the raw bytes, the contact and its matches, and
+// appends "contact received" and "match made" to the audit chains of every
+// investigation it matched (the shared chain when it matched none), all in
+// one transaction: either all of the evidence is there or none of it.
+func (d *DB) RecordContact(ctx context.Context, c *canary.Contact, raw []byte) (int64, bool, error) {
+	tx, err := d.begin(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	defer tx.Rollback()
+	sha, err := tx.putRaw(ctx, raw)
+	if err != nil {
+		return 0, false, err
+	}
+	var existing int64
+	switch err := tx.QueryRowContext(ctx, `SELECT id FROM contacts WHERE raw_sha256 = ? ORDER BY id LIMIT 1`, sha).Scan(&existing); err {
+	case nil:
+		c.ID, c.RawSHA256 = existing, sha
+		return existing, true, nil
+	case sql.ErrNoRows:
+	default:
+		return 0, false, fmt.Errorf("check duplicate contact: %w", err)
+	}
+	c.RawSHA256, c.RawSize = sha, int64(len(raw))
+	res, err := tx.ExecContext(ctx, `INSERT INTO contacts (channel, received_at, received_text, source, from_text, to_json, subject,
+		raw_sha256, unissued_json, problems_json, auth_json, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(c.Channel), fmtTime(c.ReceivedAt), c.ReceivedText, c.Source, c.From, jsonText(c.To), c.Subject,
+		sha, jsonText(c.Unissued), jsonText(c.Problems), c.Auth, fmtTime(tx.now))
+	if err != nil {
+		return 0, false, fmt.Errorf("store contact: %w", err)
+	}
+	c.ID, _ = res.LastInsertId()
+	subject := "contact " + strconv.FormatInt(c.ID, 10)
+	chains, err := tx.contactChains(ctx, c.Matches)
+	if err != nil {
+		return 0, false, err
+	}
+	for _, chain := range chains {
+		if err := tx.audit(ctx, chain, "contact received", subject, map[string]any{
+			"channel": c.Channel, "received_at": fmtTime(c.ReceivedAt), "as_written": c.ReceivedText,
+			"source": c.Source, "raw_sha256": sha, "size": len(raw), "unissued": c.Unissued}); err != nil {
+			return 0, false, err
+		}
+	}
+	for _, m := range c.Matches {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO matches (contact_id, token_id, how, partial, excerpt) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, c.ID, m.TokenID, m.How, m.Partial, m.Excerpt); err != nil {
+			return 0, false, mapErr(err, fmt.Sprintf("store match of token %d", m.TokenID))
+		}
+		chain, err := tx.tokenChain(ctx, m.TokenID)
+		if err != nil {
+			return 0, false, err
+		}
+		if err := tx.audit(ctx, chain, "match made", subject, map[string]any{
+			"token": m.TokenID, "how": m.How, "partial": m.Partial}); err != nil {
+			return 0, false, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, false, fmt.Errorf("commit contact: %w", err)
+	}
+	return c.ID, false, nil
+}
+
+func (tx *Tx) tokenChain(ctx context.Context, tokenID int64) (string, error) {
+	var name string
+	if err := tx.QueryRowContext(ctx, `SELECT i.name FROM tokens t JOIN investigations i ON i.id = t.investigation_id WHERE t.id = ?`, tokenID).Scan(&name); err != nil {
+		return "", mapErr(err, fmt.Sprintf("token %d", tokenID))
+	}
+	return canary.InvestigationChain(name), nil
+}
+
+func (tx *Tx) contactChains(ctx context.Context, ms []canary.Match) ([]string, error) {
+	var chains []string
+	for _, m := range ms {
+		c, err := tx.tokenChain(ctx, m.TokenID)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(chains, c) {
+			chains = append(chains, c)
+		}
+	}
+	if len(chains) == 0 {
+		chains = []string{canary.SharedChain}
+	}
+	return chains, nil
+}
+
+// MarkContact appends a person's judgement on a contact.
+func (d *DB) MarkContact(ctx context.Context, id int64, mark, why string) error {
+	if !canary.ValidMark(mark) {
+		return canary.Invalidf("mark %q: use first-party, scam or ignore", mark)
+	}
+	tx, err := d.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM contacts WHERE id = ?`, id).Scan(&n); err != nil {
+		return fmt.Errorf("read contact %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("contact %d: %w", id, canary.ErrNotFound)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO marks (contact_id, mark, why, marked_at) VALUES (?, ?, ?, ?)`, id, mark, why, fmtTime(tx.now)); err != nil {
+		return fmt.Errorf("mark contact %d: %w", id, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT token_id FROM matches WHERE contact_id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("read matches of contact %d: %w", id, err)
+	}
+	var ms []canary.Match
+	for rows.Next() {
+		var m canary.Match
+		if err := rows.Scan(&m.TokenID); err != nil {
+			rows.Close()
+			return fmt.Errorf("read matches of contact %d: %w", id, err)
+		}
+		ms = append(ms, m)
+	}
+	rows.Close()
+	chains, err := tx.contactChains(ctx, ms)
+	if err != nil {
+		return err
+	}
+	for _, chain := range chains {
+		if err := tx.audit(ctx, chain, "contact marked", "contact "+strconv.FormatInt(id, 10), map[string]any{"mark": mark, "why": why}); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Contacts returns every contact with its matches and latest mark, oldest first.
+func (d *DB) Contacts(ctx context.Context) ([]canary.Contact, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT c.id, c.channel, c.received_at, c.received_text, c.source, c.from_text, c.to_json,
+		c.subject, c.raw_sha256, r.size, c.unissued_json, c.problems_json, c.auth_json,
+		coalesce((SELECT mark FROM marks WHERE contact_id = c.id ORDER BY id DESC LIMIT 1), ''),
+		coalesce((SELECT why FROM marks WHERE contact_id = c.id ORDER BY id DESC LIMIT 1), '')
+		FROM contacts c JOIN raw_objects r ON r.sha256 = c.raw_sha256 ORDER BY c.received_at, c.id`)
+	if err != nil {
+		return nil, fmt.Errorf("list contacts: %w", err)
+	}
+	var out []canary.Contact
+	idx := map[int64]int{}
+	for rows.Next() {
+		var c canary.Contact
+		var at sql.NullString
+		var to, unissued, problems string
+		if err := rows.Scan(&c.ID, &c.Channel, &at, &c.ReceivedText, &c.Source, &c.From, &to, &c.Subject, &c.RawSHA256, &c.RawSize,
+			&unissued, &problems, &c.Auth, &c.Mark, &c.MarkWhy); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list contacts: %w", err)
+		}
+		c.ReceivedAt = parseTime(at)
+		_ = json.Unmarshal([]byte(to), &c.To)
+		_ = json.Unmarshal([]byte(unissued), &c.Unissued)
+		_ = json.Unmarshal([]byte(problems), &c.Problems)
+		idx[c.ID] = len(out)
+		out = append(out, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list contacts: %w", err)
+	}
+	mrows, err := d.db.QueryContext(ctx, `SELECT m.contact_id, m.token_id, t.kind, t.value, m.how, m.partial, m.excerpt
+		FROM matches m JOIN tokens t ON t.id = m.token_id ORDER BY m.contact_id, m.rowid`)
+	if err != nil {
+		return nil, fmt.Errorf("list matches: %w", err)
+	}
+	defer mrows.Close()
+	for mrows.Next() {
+		var id int64
+		var m canary.Match
+		if err := mrows.Scan(&id, &m.TokenID, &m.Kind, &m.Value, &m.How, &m.Partial, &m.Excerpt); err != nil {
+			return nil, fmt.Errorf("list matches: %w", err)
+		}
+		if i, ok := idx[id]; ok {
+			out[i].Matches = append(out[i].Matches, m)
+		}
+	}
+	return out, mrows.Err()
+}
