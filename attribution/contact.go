@@ -102,15 +102,22 @@ func AttributeContact(c canary.Contact, tokens map[int64]*canary.Token) ContactR
 		g.parties = union(g.parties, seen)
 		g.orders = union(g.orders, t.Orders)
 	}
-	var sets [][]string
-	var unguessable [][]string
+	var sets, unguessable, orderSets [][]string
 	for _, k := range order {
 		g := groups[k]
 		sets = append(sets, g.parties)
 		if g.unguess {
 			unguessable = append(unguessable, g.parties)
 		}
-		r.Orders = union(r.Orders, g.orders)
+		orderSets = append(orderSets, g.orders)
+	}
+	// The order record that holds every matched value; when none does (a
+	// merged list), every record that holds one of them.
+	if r.Orders = intersectAll(orderSets); len(r.Orders) == 0 {
+		r.Orders = unionAll(orderSets)
+	}
+	if r.Orders == nil {
+		r.Orders = []string{}
 	}
 	slices.Sort(r.Orders)
 	switch {

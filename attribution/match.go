@@ -298,11 +298,18 @@ func (m *Matcher) namesIn(c *collector, t Text, folded string) {
 			c.add(tok, t.How, excerptAt(folded, i, len(tok.Key)), false)
 		}
 	}
-	for _, g := range greetBefore.FindAllStringSubmatchIndex(folded, -1) {
-		word := folded[g[4]:g[5]]
-		for _, tok := range m.greetings[word] {
-			c.add(tok, canary.HowGreeting, folded[g[2]:g[5]], false)
+	// Greetings chain ("chao chi Linh"): after each match, look again from
+	// the greeted word, so "chi Linh" is found after "chao chi".
+	for off := 0; off < len(folded); {
+		g := greetBefore.FindStringSubmatchIndex(folded[off:])
+		if g == nil {
+			break
 		}
+		word := folded[off+g[4] : off+g[5]]
+		for _, tok := range m.greetings[word] {
+			c.add(tok, canary.HowGreeting, folded[off+g[2]:off+g[5]], false)
+		}
+		off += g[4]
 	}
 	for _, g := range greetAfter.FindAllStringSubmatchIndex(folded, -1) {
 		for _, tok := range m.greetings[folded[g[2]:g[3]]] {

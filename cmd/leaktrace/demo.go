@@ -40,7 +40,11 @@ func demoCommand(e *env) *cli.Command {
 				return err
 			}
 			defer db.Close()
-			d := &demo{ctx: c.Context, db: db, w: e.stdout, clock: e.now().UTC().Add(-45 * 24 * time.Hour).Truncate(time.Minute)}
+			narrative := e.stdout
+			if c.Bool("json") {
+				narrative = io.Discard
+			}
+			d := &demo{ctx: c.Context, db: db, w: narrative, clock: e.now().UTC().Add(-45 * 24 * time.Hour).Truncate(time.Minute)}
 			db.Now = func() time.Time { return d.clock }
 			// A seeded generator makes the demo repeatable; real investigations
 			// always use crypto/rand.

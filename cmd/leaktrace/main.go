@@ -28,7 +28,8 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newApp(os.Stdout, os.Stderr).RunContext(ctx, os.Args); err != nil {
+	app := newApp(os.Stdout, os.Stderr)
+	if err := app.RunContext(ctx, interspersed(app, os.Args)); err != nil {
 		fmt.Fprintln(os.Stderr, "leaktrace:", errorText(err))
 		os.Exit(1)
 	}
