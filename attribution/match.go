@@ -366,7 +366,7 @@ func (m *Matcher) codesIn(c *collector, t Text, folded string) {
 	}
 }
 
-var idRunRE = regexp.MustCompile(`[a-z0-9]*[0-9][a-z0-9]*(?:[ \-][0-9]+)*`)
+var idRunRE = regexp.MustCompile(`[a-z0-9]*[0-9][a-z0-9]*(?:[ \-][a-z0-9]*[0-9][a-z0-9]*)*`)
 
 func (m *Matcher) factsIn(c *collector, t Text, folded string) {
 	for _, pm := range norm.FindPrices(t.Text) {
@@ -374,10 +374,21 @@ func (m *Matcher) factsIn(c *collector, t Text, folded string) {
 			c.add(tok, canary.HowFact, pm.Text, false)
 		}
 	}
+	// Order and tracking numbers are written whole or in groups ("2610 1200
+	// 01VN"); try every run of adjacent groups, so neighbours such as a time
+	// after the number do not hide it.
 	for _, run := range idRunRE.FindAllString(folded, -1) {
-		key := strings.NewReplacer(" ", "", "-", "").Replace(run)
-		for _, tok := range m.uniqueFact[key] {
-			c.add(tok, canary.HowFact, run, false)
+		groups := strings.FieldsFunc(run, func(r rune) bool { return r == ' ' || r == '-' })
+		for i := range groups {
+			key := ""
+			// Nobody writes a number in more than eight groups; the bound
+			// keeps a hostile run of digits from costing quadratic time.
+			for j := i; j < len(groups) && j < i+8; j++ {
+				key += groups[j]
+				for _, tok := range m.uniqueFact[key] {
+					c.add(tok, canary.HowFact, strings.Join(groups[i:j+1], " "), false)
+				}
+			}
 		}
 	}
 	if len(m.placed) > 0 {
