@@ -147,6 +147,9 @@ func (in *Ingester) Text(ctx context.Context, tc TextContact) (*Recorded, error)
 	if tc.At.IsZero() {
 		tc.At = in.now()
 	}
+	if tc.At.After(in.now().Add(10 * time.Minute)) {
+		return nil, canary.Invalidf("contact time %s is in the future: check the time zone or the offset", tc.At.Format(time.RFC3339))
+	}
 	raw, err := json.Marshal(tc)
 	if err != nil {
 		return nil, fmt.Errorf("encode contact record: %w", err)

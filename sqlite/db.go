@@ -60,7 +60,11 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
 	// Acknowledged evidence must survive power loss, not only a crash.
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	// In a file: URI '?' starts the query, '#' the fragment and '%' an
+	// escape: escape them, or SQLite opens (and creates, with the umask's
+	// mode) another file than the one made private above.
+	uriPath := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	db, err := sql.Open("sqlite", "file:"+uriPath+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}

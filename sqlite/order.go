@@ -11,6 +11,10 @@ import (
 	"github.com/leaktrace/leaktrace/canary"
 )
 
+// clockSkew is how far a typed time may run ahead of the clock: an exposure
+// recorded in the future would wrongly keep a party out of candidate sets.
+const clockSkew = 10 * time.Minute
+
 // Fact is a detail of an order given as key=value.
 type Fact struct {
 	Key, Value string
@@ -460,7 +464,11 @@ func (tx *Tx) placeOrder(ctx context.Context, inv *canary.Investigation, row *or
 	if at.IsZero() {
 		return canary.Invalidf("order %s: placed time is required (--at)", row.Ref)
 	}
-	if at.Before(row.CreatedAt.Add(-time.Minute)) {
+	if at.After(tx.now.Add(clockSkew)) {
+		return canary.Invalidf("order %s: placed at %s is in the future (now %s): check the time zone or the offset", row.Ref,
+			at.In(inv.Location()).Format(time.RFC3339), tx.now.In(inv.Location()).Format(time.RFC3339))
+	}
+	if at.Before(row.CreatedAt.Add(-clockSkew)) {
 		return canary.Invalidf("order %s: placed at %s, before its tokens were issued (%s)", row.Ref,
 			at.In(inv.Location()).Format(time.RFC3339), row.CreatedAt.In(inv.Location()).Format(time.RFC3339))
 	}
@@ -576,7 +584,11 @@ func (tx *Tx) shipOrder(ctx context.Context, inv *canary.Investigation, row *ord
 		return canary.Invalidf("order %s: courier is required (--courier)", row.Ref)
 	}
 	if at.Before(row.PlacedAt) {
-		return canary.Invalidf("order %s: shipped before it was placed", row.Ref)
+		return canary.Invalidf("order %s: shipped at %s, before it was placed (%s)", row.Ref,
+			at.In(inv.Location()).Format(time.RFC3339), row.PlacedAt.In(inv.Location()).Format(time.RFC3339))
+	}
+	if at.After(tx.now.Add(clockSkew)) {
+		return canary.Invalidf("order %s: shipped at %s is in the future: check the time zone or the offset", row.Ref, at.In(inv.Location()).Format(time.RFC3339))
 	}
 	var warn []string
 	c, err := tx.roleParty(ctx, courier, canary.KindCourier, create, &warn)

@@ -18,19 +18,20 @@ import (
 
 // cli runs leaktrace commands against one database file, as a user would.
 type user struct {
-	tb testing.TB
-	db string
+	tb  testing.TB
+	db  string
+	now time.Time // the clock commands run at; tests move it
 }
 
 func newCLI(tb testing.TB) *user {
 	tb.Helper()
-	return &user{tb: tb, db: filepath.Join(tb.TempDir(), "leaktrace.db")}
+	return &user{tb: tb, db: filepath.Join(tb.TempDir(), "leaktrace.db"), now: time.Date(2026, 10, 1, 2, 0, 0, 0, time.UTC)}
 }
 
 // run returns stdout, stderr and the error main would print.
 func (c *user) run(args ...string) (string, string, error) {
 	var out, errb bytes.Buffer
-	app := newApp(&out, &errb)
+	app := newAppWithClock(&out, &errb, func() time.Time { return c.now })
 	err := app.RunContext(context.Background(), interspersed(app, append([]string{"leaktrace", "--db", c.db}, args...)))
 	return out.String(), errb.String(), err
 }
@@ -148,20 +149,24 @@ func world(tb testing.TB) *user {
 	return c
 }
 
-func at(d time.Duration) string { return time.Now().Add(d).Format(time.RFC3339) }
+// at moves the clock on by d and returns the new time, as a user types it.
+func (c *user) at(d time.Duration) string {
+	c.now = c.now.Add(d)
+	return c.now.Format(time.RFC3339)
+}
 
 // order creates, places and (unless courier is "") ships an order.
 func (c *user) order(ref, merchant, courier, payment string, facts ...string) orderOut {
 	c.tb.Helper()
 	var o orderOut
 	c.json(&o, "order", "new", "--investigation", "q4", "--platform", "ShopA", "--merchant", merchant, "--payment", payment, "--ref", ref)
-	args := []string{"order", "placed", ref, "--at", at(time.Minute)}
+	args := []string{"order", "placed", ref, "--at", c.at(time.Minute)}
 	for _, f := range facts {
 		args = append(args, "--fact", f)
 	}
 	c.ok(args...)
 	if courier != "" {
-		c.ok("order", "shipped", ref, "--courier", courier, "--at", at(time.Hour))
+		c.ok("order", "shipped", ref, "--courier", courier, "--at", c.at(time.Hour))
 	}
 	c.json(&o, "order", "show", ref)
 	return o
@@ -185,7 +190,7 @@ func TestQuotedPriceAndItem(t *testing.T) {
 		t.Run(tc.payment, func(t *testing.T) {
 			c := world(t)
 			c.order("o-1", "Lens Pharmacy", "FastExpress", tc.payment, "item=Kem chống nắng Anessa 60ml", "price=459.000đ")
-			c.ok("contact", "add", "--channel", "sms", "--to", "+84 88 000 1111", "--at", at(2*time.Hour),
+			c.ok("contact", "add", "--channel", "sms", "--to", "+84 88 000 1111", "--at", c.at(2*time.Hour),
 				"--text", "Chi oi, don hang Kem chong nang Anessa 60ml gia 459.000 đ cua chi bi loi, goi lai de hoan tien")
 			r := c.attribute()
 			if len(r.Contacts) != 1 {
@@ -221,10 +226,10 @@ func TestGreetingWithAccountName(t *testing.T) {
 	for i, m := range []string{"Lens Pharmacy", "Mỹ Phẩm Linh Chi"} {
 		ref := fmt.Sprintf("o-%d", i+1)
 		c.ok("order", "new", "--investigation", "q4", "--platform", "ShopA", "--merchant", m, "--account", "main", "--ref", ref)
-		c.ok("order", "placed", ref, "--at", at(time.Minute))
-		c.ok("order", "shipped", ref, "--courier", "FastExpress", "--at", at(time.Hour))
+		c.ok("order", "placed", ref, "--at", c.at(time.Minute))
+		c.ok("order", "shipped", ref, "--courier", "FastExpress", "--at", c.at(time.Hour))
 	}
-	c.ok("contact", "add", "--channel", "chat", "--text", greeting, "--at", at(2*time.Hour))
+	c.ok("contact", "add", "--channel", "chat", "--text", greeting, "--at", c.at(2*time.Hour))
 	r := c.attribute()
 	want := []string{"Lens Pharmacy", "Mỹ Phẩm Linh Chi", "ShopA"}
 	if got := r.Contacts[0].Candidates; !slices.Equal(got, want) {
@@ -235,10 +240,10 @@ func TestGreetingWithAccountName(t *testing.T) {
 func TestContactBeforeShippingSparesCourier(t *testing.T) {
 	c := world(t)
 	c.json(new(orderOut), "order", "new", "--investigation", "q4", "--platform", "ShopA", "--merchant", "Lens Pharmacy", "--ref", "o-1")
-	c.ok("order", "placed", "o-1", "--at", at(time.Minute), "--fact", "order_no=2610120001VN")
-	c.ok("order", "shipped", "o-1", "--courier", "GiaoNhanh", "--at", at(5*time.Hour))
-	c.ok("contact", "add", "--channel", "call", "--to", "+84 88 000 1111", "--at", at(2*time.Hour),
+	c.ok("order", "placed", "o-1", "--at", c.at(time.Minute), "--fact", "order_no=2610120001VN")
+	c.ok("contact", "add", "--channel", "call", "--to", "+84 88 000 1111", "--at", c.at(2*time.Hour),
 		"--text", "Alo, em gọi về đơn hàng 2610120001VN của chị bị hoàn")
+	c.ok("order", "shipped", "o-1", "--courier", "GiaoNhanh", "--at", c.at(5*time.Hour))
 	r := c.attribute()
 	want := []string{"Lens Pharmacy", "ShopA"}
 	if got := r.Contacts[0].Candidates; !slices.Equal(got, want) {
@@ -246,11 +251,13 @@ func TestContactBeforeShippingSparesCourier(t *testing.T) {
 	}
 }
 
-func writeEML(tb testing.TB, to, subject, body string) string {
+func (c *user) eml(to, subject, body string) string {
+	tb := c.tb
 	tb.Helper()
+	c.now = c.now.Add(time.Hour)
 	p := filepath.Join(tb.TempDir(), "msg.eml")
 	raw := fmt.Sprintf("Received: from x by mx.canary.example; %s\r\nFrom: Scam <a@scam.example>\r\nTo: %s\r\nSubject: %s\r\n\r\n%s\r\n",
-		time.Now().Add(3*time.Hour).Format(time.RFC1123Z), to, subject, body)
+		c.now.Format(time.RFC1123Z), to, subject, body)
 	if err := os.WriteFile(p, []byte(raw), 0o600); err != nil {
 		tb.Fatal(err)
 	}
@@ -260,8 +267,8 @@ func writeEML(tb testing.TB, to, subject, body string) string {
 func TestUnissuedLocalPart(t *testing.T) {
 	c := world(t)
 	c.order("o-1", "Lens Pharmacy", "FastExpress", "prepaid")
-	c.ok("ingest", "eml", writeEML(t, "linh.tran.k7q2mxa@canary.example", "hello", "guess"))
-	c.ok("ingest", "eml", writeEML(t, "info@CANARY.example", "hello", "dictionary"))
+	c.ok("ingest", "eml", c.eml("linh.tran.k7q2mxa@canary.example", "hello", "guess"))
+	c.ok("ingest", "eml", c.eml("info@CANARY.example", "hello", "dictionary"))
 	r := c.attribute()
 	if len(r.Contacts) != 0 {
 		t.Fatalf("investigation report lists %d unissued contacts, want 0", len(r.Contacts))
@@ -282,10 +289,10 @@ func TestExclusiveSuspectedThenLeaked(t *testing.T) {
 	c := world(t)
 	imp := filepath.Join(t.TempDir(), "orders.json")
 	body := `{"investigation": "q4", "locale": "vi-VN", "orders": [
-	  {"ref": "o-1", "platform": "ShopA", "merchant": "Lens Pharmacy", "courier": "FastExpress", "placed_at": "` + at(time.Minute) + `",
+	  {"ref": "o-1", "platform": "ShopA", "merchant": "Lens Pharmacy", "courier": "FastExpress", "placed_at": "` + c.at(time.Minute) + `",
 	   "facts": {"item": "Kem A", "price": "100.000đ", "order_no": "2610120001VN"},
 	   "exposures": {"courier app email": {"kind": "email", "to": ["FastExpress"]}}},
-	  {"ref": "o-2", "platform": "ShopA", "merchant": "Mỹ Phẩm Linh Chi", "courier": "FastExpress", "placed_at": "` + at(time.Minute) + `",
+	  {"ref": "o-2", "platform": "ShopA", "merchant": "Mỹ Phẩm Linh Chi", "courier": "FastExpress", "placed_at": "` + c.at(time.Minute) + `",
 	   "exposures": {"courier app email": {"kind": "email", "to": ["FastExpress"]}}}]}`
 	if err := os.WriteFile(imp, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
@@ -298,16 +305,16 @@ func TestExclusiveSuspectedThenLeaked(t *testing.T) {
 	if len(exp.Orders) != 2 {
 		t.Fatalf("exported %d orders, want 2", len(exp.Orders))
 	}
-	c.ok("ingest", "eml", writeEML(t, exp.Orders[0].token(t, "courier app email"), "Giao hàng thất bại", "Xác nhận địa chỉ"))
+	c.ok("ingest", "eml", c.eml(exp.Orders[0].token(t, "courier app email"), "Giao hàng thất bại", "Xác nhận địa chỉ"))
 	if got := c.attribute().verdict(t, "FastExpress"); got != "suspected/" {
 		t.Fatalf("after one exclusive contact verdict=%q, want suspected", got)
 	}
 	// The same order again is not a second order.
-	c.ok("ingest", "eml", writeEML(t, exp.Orders[0].token(t, "courier app email"), "Nhắc lại", "lần hai"))
+	c.ok("ingest", "eml", c.eml(exp.Orders[0].token(t, "courier app email"), "Nhắc lại", "lần hai"))
 	if got := c.attribute().verdict(t, "FastExpress"); got != "suspected/" {
 		t.Fatalf("after two contacts on one order verdict=%q, want suspected", got)
 	}
-	c.ok("ingest", "eml", writeEML(t, exp.Orders[1].token(t, "courier app email"), "Parcel held", "pay the fee"))
+	c.ok("ingest", "eml", c.eml(exp.Orders[1].token(t, "courier app email"), "Parcel held", "pay the fee"))
 	r := c.attribute()
 	if got := r.verdict(t, "FastExpress"); got != "leaked/exclusive" {
 		t.Fatalf("after exclusive contacts on two orders verdict=%q, want leaked/exclusive", got)
@@ -331,7 +338,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := world(t)
 			c.order("o-1", "Lens Pharmacy", "FastExpress", "prepaid")
-			c.ok("ingest", "eml", writeEML(t, "x@canary.example", "s", "pay the fee"))
+			c.ok("ingest", "eml", c.eml("x@canary.example", "s", "pay the fee"))
 			if out := c.ok("verify"); !strings.Contains(out, "OK") {
 				t.Fatalf("verify on an untouched database: %s", out)
 			}
@@ -373,13 +380,17 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		{"no header", []string{"phone", "import", write("h.csv", "0912345678\n")}, "header"},
 		{"empty eml list", []string{"ingest", "eml"}, "one or more"},
 		{"unknown party", []string{"order", "new", "--investigation", "q4", "--platform", "NoSuchShop"}, "leaktrace party add"},
-		{"bad price", []string{"order", "placed", "o-1", "--at", at(time.Minute), "--fact", "price=cheap"}, "price"},
+		{"bad price", []string{"order", "placed", "o-1", "--at", c.at(time.Minute), "--fact", "price=cheap"}, "price"},
 		{"mark unknown contact", []string{"contact", "mark", "999", "scam"}, "999"},
 		{"not built", []string{"serve", "--smtp", ":25"}, "not built yet"},
+		{"placed in the future", []string{"order", "placed", "o-2", "--at", c.now.Add(48 * time.Hour).Format(time.RFC3339)}, "in the future"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.name == "bad price" {
+			switch tc.name {
+			case "bad price":
 				c.ok("order", "new", "--investigation", "q4", "--platform", "ShopA", "--ref", "o-1")
+			case "placed in the future":
+				c.ok("order", "new", "--investigation", "q4", "--platform", "ShopA", "--ref", "o-2")
 			}
 			if got := c.fails(tc.args...); !strings.Contains(got, tc.want) {
 				t.Fatalf("error=%q, want it to mention %q", got, tc.want)
@@ -390,8 +401,8 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		Orders []orderOut `json:"orders"`
 	}
 	c.json(&exp, "orders", "export")
-	if len(exp.Orders) != 1 {
-		t.Fatalf("orders after failed imports=%d, want 1 (only o-1)", len(exp.Orders))
+	if len(exp.Orders) != 2 {
+		t.Fatalf("orders after failed imports=%d, want 2 (o-1 and o-2 made by hand)", len(exp.Orders))
 	}
 }
 

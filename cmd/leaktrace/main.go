@@ -53,7 +53,12 @@ type env struct {
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	e := &env{stdout: stdout, stderr: stderr, now: time.Now,
+	return newAppWithClock(stdout, stderr, time.Now)
+}
+
+// newAppWithClock lets tests run commands on a clock they move.
+func newAppWithClock(stdout, stderr io.Writer, now func() time.Time) *cli.App {
+	e := &env{stdout: stdout, stderr: stderr, now: now,
 		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	return &cli.App{
 		Name:    "leaktrace",
@@ -111,7 +116,12 @@ func notBuilt(name, what string) *cli.Command {
 
 // openDB opens the database named by --db.
 func (e *env) openDB(c *cli.Context) (*sqlite.DB, error) {
-	return sqlite.Open(c.Context, c.String("db"), e.log)
+	db, err := sqlite.Open(c.Context, c.String("db"), e.log)
+	if err != nil {
+		return nil, err
+	}
+	db.Now = e.now
+	return db, nil
 }
 
 // withDB runs fn with the open database and closes it after.

@@ -227,6 +227,28 @@ func orderCommand(e *env) *cli.Command {
 				return nil
 			}),
 		}, {
+			Name:      "expose",
+			Usage:     "record a field only some hops see (a fresh email registered in the courier's app), or more parties shown a field",
+			ArgsUsage: "REF",
+			Flags: []cli.Flag{invFlag,
+				&cli.StringFlag{Name: "field", Required: true, EnvVars: []string{"LEAKTRACE_FIELD"}, Usage: "e.g. \"courier app email\", or a template field such as \"shipping address\""},
+				&cli.StringFlag{Name: "kind", EnvVars: []string{"LEAKTRACE_KIND"}, Usage: "email, phone, name, address or fact, for a new field"},
+				&cli.StringSliceFlag{Name: "to", Required: true, EnvVars: []string{"LEAKTRACE_TO"}, Usage: "party shown it (repeatable)"},
+				&cli.StringFlag{Name: "value", EnvVars: []string{"LEAKTRACE_VALUE"}, Usage: "the value, for a fact"},
+			},
+			Action: e.withDB(func(c *cli.Context, db *sqlite.DB) error {
+				inv, ref, err := resolveOrder(c, db)
+				if err != nil {
+					return err
+				}
+				o, err := db.AddExposures(c.Context, inv, ref, []sqlite.ExtraExposure{{Field: c.String("field"),
+					Kind: canary.TokenKind(c.String("kind")), To: c.StringSlice("to"), Value: c.String("value")}})
+				if err != nil {
+					return err
+				}
+				return e.printOrder(c, o, false)
+			}),
+		}, {
 			Name:      "abandon",
 			Usage:     "give up an order before placing it: its tokens become never-exposed controls",
 			ArgsUsage: "REF",

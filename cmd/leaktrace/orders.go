@@ -126,8 +126,8 @@ func (e *env) printOrder(c *cli.Context, o *canary.Order, sheet bool) error {
 	case "placed":
 		fmt.Fprintf(w, "When it ships:  leaktrace order shipped %s --courier NAME --fact tracking_no=...\n", o.Ref)
 	}
-	fmt.Fprintln(w, "Optional, to split the courier from the shop: register the tracking number in the courier's own app with a fresh")
-	fmt.Fprintln(w, "email, recorded through `orders import` as \"exposures\": {\"courier app email\": {\"kind\": \"email\", \"to\": [\"COURIER\"]}}.")
+	fmt.Fprintln(w, "Optional, to tell the courier from the shop: once shipped, register the tracking number in the courier's own app")
+	fmt.Fprintf(w, "with a fresh email:  leaktrace order expose %s --field \"courier app email\" --kind email --to COURIER\n", o.Ref)
 	return nil
 }
 
