@@ -46,13 +46,20 @@ func interspersed(app *cli.App, args []string) []string {
 		}
 		cmds, flags = cmd.Subcommands, cmd.Flags
 	}
-	var fl, pos []string
+	var fl, pos, global []string
 	for ; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "--":
 			pos = append(pos, args[i+1:]...)
 			i = len(args)
+		case strings.HasPrefix(a, "-") && len(a) > 1 && !known(flags, a) && known(app.Flags, a):
+			// A global flag written after the command ("attribute --json").
+			global = append(global, a)
+			if takesValue(app.Flags, a) && i+1 < len(args) {
+				global = append(global, args[i+1])
+				i++
+			}
 		case strings.HasPrefix(a, "-") && len(a) > 1:
 			fl = append(fl, a)
 			if takesValue(flags, a) && i+1 < len(args) {
@@ -62,6 +69,9 @@ func interspersed(app *cli.App, args []string) []string {
 		default:
 			pos = append(pos, a)
 		}
+	}
+	if len(global) > 0 {
+		out = append(append([]string{out[0]}, global...), out[1:]...)
 	}
 	out = append(out, fl...)
 	if len(pos) > 0 {
@@ -108,5 +118,16 @@ func takesValue(flags []cli.Flag, tok string) bool {
 		}
 	}
 	// Unknown flags: let urfave/cli report them.
+	return false
+}
+
+// known reports whether tok names one of flags.
+func known(flags []cli.Flag, tok string) bool {
+	name, _, _ := strings.Cut(strings.TrimLeft(tok, "-"), "=")
+	for _, f := range flags {
+		if containsString(f.Names(), name) {
+			return true
+		}
+	}
 	return false
 }
