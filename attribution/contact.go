@@ -3,6 +3,7 @@ package attribution
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/leaktrace/leaktrace/canary"
@@ -49,6 +50,9 @@ type ContactResult struct {
 	Raw       string   `json:"raw_sha256"`
 	// Investigations the matched tokens belong to.
 	Investigations []string `json:"investigations,omitempty"`
+	// FirstParty names the party the mail was authenticated as, when that
+	// party had been shown what it was sent to.
+	FirstParty string `json:"first_party,omitempty"`
 }
 
 // group is the tokens that share one matched value: a phone number serving
@@ -61,9 +65,40 @@ type group struct {
 	orders  []string
 }
 
+// Senders maps a mail domain to the party that sends from it.
+type Senders map[string]string
+
+// NewSenders indexes the parties' mail domains.
+func NewSenders(parties []canary.Party) Senders {
+	s := Senders{}
+	for _, p := range parties {
+		for _, d := range p.Domains {
+			s[strings.ToLower(d)] = p.Name
+		}
+	}
+	return s
+}
+
+// party returns the party an authenticated domain belongs to, also for its
+// subdomains (mail.shopa.vn sends for shopa.vn).
+func (s Senders) party(domain string) string {
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	for d := domain; d != ""; {
+		if p, ok := s[d]; ok {
+			return p
+		}
+		i := strings.IndexByte(d, '.')
+		if i < 0 {
+			break
+		}
+		d = d[i+1:]
+	}
+	return ""
+}
+
 // AttributeContact computes a contact's candidate set and status (SPEC.md,
 // Attribution 1-3).
-func AttributeContact(c canary.Contact, tokens map[int64]*canary.Token) ContactResult {
+func AttributeContact(c canary.Contact, tokens map[int64]*canary.Token, senders Senders) ContactResult {
 	r := ContactResult{
 		ID: strconv.FormatInt(c.ID, 10), Channel: string(c.Channel), ReceivedAt: c.ReceivedAt,
 		From: c.From, Subject: c.Subject, Mark: c.Mark, Why: c.MarkWhy, Raw: c.RawSHA256,
@@ -146,7 +181,16 @@ func AttributeContact(c canary.Contact, tokens map[int64]*canary.Token) ContactR
 	if len(r.Orders) == 1 {
 		r.Order = r.Orders[0]
 	}
-	if c.Mark == canary.MarkFirstParty {
+	// A party writing to what it was given is not a leak, but only mail
+	// authenticated for its domain proves who wrote it; a claim in From is
+	// what impersonators make. A party's authenticated mail to a token it
+	// was never shown stays evidence: someone shared the token with it.
+	for _, d := range c.AuthDomains {
+		if p := senders.party(d); p != "" && slices.Contains(unionAll(sets), p) {
+			r.FirstParty = p
+		}
+	}
+	if c.Mark == canary.MarkFirstParty || (r.FirstParty != "" && c.Mark != canary.MarkScam) {
 		r.Status, r.Exclusive = StatusFirstParty, false
 	}
 	return r

@@ -72,7 +72,7 @@ func TestAttributeContact(t *testing.T) {
 		{"nothing matched", contact(8, day(5)), attribution.StatusUnmatched, []string{}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := attribution.AttributeContact(tc.c, toks)
+			r := attribution.AttributeContact(tc.c, toks, nil)
 			if r.Status != tc.status || !slices.Equal(r.Candidates, tc.cand) || r.Exclusive != tc.exclusive {
 				t.Fatalf("status=%q candidates=%q exclusive=%v, want %q %q %v", r.Status, r.Candidates, r.Exclusive, tc.status, tc.cand, tc.exclusive)
 			}
@@ -83,14 +83,14 @@ func TestAttributeContact(t *testing.T) {
 func TestPartialMatchesNarrowNothing(t *testing.T) {
 	phone := tok(1, canary.TokenPhone, false, "o1", "C")
 	c := canary.Contact{ID: 1, ReceivedAt: day(5), Matches: []canary.Match{{TokenID: 1, How: canary.HowBody, Partial: true}}}
-	r := attribution.AttributeContact(c, index(phone))
+	r := attribution.AttributeContact(c, index(phone), nil)
 	if r.Status != attribution.StatusAmbiguous || r.Exclusive {
 		t.Fatalf("status=%q exclusive=%v, want ambiguous and never exclusive", r.Status, r.Exclusive)
 	}
 	// With a full match too, the partial one must not narrow the set.
 	email := tok(2, canary.TokenEmail, false, "o1", "P", "C")
 	c.Matches = append(c.Matches, canary.Match{TokenID: 2, How: canary.HowRecipient})
-	r = attribution.AttributeContact(c, index(phone, email))
+	r = attribution.AttributeContact(c, index(phone, email), nil)
 	if want := []string{"C", "P"}; !slices.Equal(r.Candidates, want) {
 		t.Fatalf("candidates=%q, want %q", r.Candidates, want)
 	}
@@ -101,7 +101,7 @@ func TestSharedValueIsAUnion(t *testing.T) {
 	a := tok(1, canary.TokenFact, false, "o1", "P", "M1")
 	b := tok(2, canary.TokenFact, false, "o2", "P", "M2")
 	b.Key = a.Key
-	r := attribution.AttributeContact(contact(1, day(5), 1, 2), index(a, b))
+	r := attribution.AttributeContact(contact(1, day(5), 1, 2), index(a, b), nil)
 	if want := []string{"M1", "M2", "P"}; r.Status != attribution.StatusAmbiguous || !slices.Equal(r.Candidates, want) {
 		t.Fatalf("status=%q candidates=%q, want ambiguous %q", r.Status, r.Candidates, want)
 	}
@@ -111,9 +111,34 @@ func TestFirstPartyIsKeptButNotCounted(t *testing.T) {
 	email := tok(1, canary.TokenEmail, false, "o1", "P")
 	c := contact(1, day(5), 1)
 	c.Mark = canary.MarkFirstParty
-	r := attribution.AttributeContact(c, index(email))
+	r := attribution.AttributeContact(c, index(email), nil)
 	if r.Status != attribution.StatusFirstParty || r.Exclusive {
 		t.Fatalf("status=%q exclusive=%v, want first_party, not exclusive", r.Status, r.Exclusive)
+	}
+}
+
+func TestAuthenticatedMail(t *testing.T) {
+	senders := attribution.NewSenders([]canary.Party{{Name: "P", Domains: []string{"shopa.vn"}}, {Name: "C", Domains: []string{"fast.vn"}}})
+	email := tok(1, canary.TokenEmail, false, "o1", "P")
+	for _, tc := range []struct {
+		name   string
+		auth   []string
+		mark   string
+		status string
+	}{
+		{"the party's own signed mail", []string{"mail.shopa.vn"}, "", attribution.StatusFirstParty},
+		{"a claim in From proves nothing", nil, "", attribution.StatusAttributed},
+		{"signed by a party never shown the token", []string{"fast.vn"}, "", attribution.StatusAttributed},
+		{"a look-alike domain is not the party", []string{"shopa.vn.evil.example"}, "", attribution.StatusAttributed},
+		{"a person's scam mark wins", []string{"shopa.vn"}, canary.MarkScam, attribution.StatusAttributed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := contact(1, day(5), 1)
+			c.AuthDomains, c.Mark = tc.auth, tc.mark
+			if r := attribution.AttributeContact(c, index(email), senders); r.Status != tc.status {
+				t.Fatalf("status=%q, want %q", r.Status, tc.status)
+			}
+		})
 	}
 }
 

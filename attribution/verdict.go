@@ -78,8 +78,9 @@ func Attribute(in Input) *Report {
 	for i := range in.Tokens {
 		byID[in.Tokens[i].ID] = &in.Tokens[i]
 	}
+	senders := NewSenders(in.Parties)
 	for _, c := range in.Contacts {
-		r := AttributeContact(c, byID)
+		r := AttributeContact(c, byID, senders)
 		if in.Investigation != "" && !slices.Contains(r.Investigations, in.Investigation) {
 			continue
 		}

@@ -345,7 +345,10 @@ type Contact struct {
 	Matches      []Match
 	Unissued     []string // canary addresses or pool numbers reached that no token holds
 	Problems     []string
-	Auth         string // authentication verdicts as recorded at receipt (JSON), "" if none
+	Auth         string // what the receiving side saw (JSON): envelope, Received chain, authentication results
+	// AuthDomains are the domains the mail was authenticated for at receipt:
+	// a DKIM signature that verified, or an SPF pass aligned with From.
+	AuthDomains []string
 	Mark         string
 	MarkWhy      string
 }

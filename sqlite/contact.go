@@ -71,9 +71,9 @@ func (d *DB) RecordContact(ctx context.Context, c *canary.Contact, raw []byte) (
 	}
 	c.RawSHA256, c.RawSize = sha, int64(len(raw))
 	res, err := tx.ExecContext(ctx, `INSERT INTO contacts (channel, received_at, received_text, source, from_text, to_json, subject,
-		raw_sha256, unissued_json, problems_json, auth_json, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		raw_sha256, unissued_json, problems_json, auth_json, auth_domains_json, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		string(c.Channel), fmtTime(c.ReceivedAt), c.ReceivedText, c.Source, c.From, jsonText(c.To), c.Subject,
-		sha, jsonText(c.Unissued), jsonText(c.Problems), c.Auth, fmtTime(tx.now))
+		sha, jsonText(c.Unissued), jsonText(c.Problems), c.Auth, jsonText(c.AuthDomains), fmtTime(tx.now))
 	if err != nil {
 		return 0, false, fmt.Errorf("store contact: %w", err)
 	}
@@ -86,7 +86,7 @@ func (d *DB) RecordContact(ctx context.Context, c *canary.Contact, raw []byte) (
 	for _, chain := range chains {
 		if err := tx.audit(ctx, chain, "contact received", subject, map[string]any{
 			"channel": c.Channel, "received_at": fmtTime(c.ReceivedAt), "as_written": c.ReceivedText,
-			"source": c.Source, "raw_sha256": sha, "size": len(raw), "unissued": c.Unissued}); err != nil {
+			"source": c.Source, "raw_sha256": sha, "size": len(raw), "unissued": c.Unissued, "authenticated_domains": c.AuthDomains}); err != nil {
 			return 0, false, err
 		}
 	}
@@ -184,7 +184,7 @@ func (d *DB) MarkContact(ctx context.Context, id int64, mark, why string) error 
 // Contacts returns every contact with its matches and latest mark, oldest first.
 func (d *DB) Contacts(ctx context.Context) ([]canary.Contact, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT c.id, c.channel, c.received_at, c.received_text, c.source, c.from_text, c.to_json,
-		c.subject, c.raw_sha256, r.size, c.unissued_json, c.problems_json, c.auth_json,
+		c.subject, c.raw_sha256, r.size, c.unissued_json, c.problems_json, c.auth_json, c.auth_domains_json,
 		coalesce((SELECT mark FROM marks WHERE contact_id = c.id ORDER BY id DESC LIMIT 1), ''),
 		coalesce((SELECT why FROM marks WHERE contact_id = c.id ORDER BY id DESC LIMIT 1), '')
 		FROM contacts c JOIN raw_objects r ON r.sha256 = c.raw_sha256 ORDER BY c.received_at, c.id`)
@@ -196,9 +196,9 @@ func (d *DB) Contacts(ctx context.Context) ([]canary.Contact, error) {
 	for rows.Next() {
 		var c canary.Contact
 		var at sql.NullString
-		var to, unissued, problems string
+		var to, unissued, problems, authDomains string
 		if err := rows.Scan(&c.ID, &c.Channel, &at, &c.ReceivedText, &c.Source, &c.From, &to, &c.Subject, &c.RawSHA256, &c.RawSize,
-			&unissued, &problems, &c.Auth, &c.Mark, &c.MarkWhy); err != nil {
+			&unissued, &problems, &c.Auth, &authDomains, &c.Mark, &c.MarkWhy); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list contacts: %w", err)
 		}
@@ -206,6 +206,7 @@ func (d *DB) Contacts(ctx context.Context) ([]canary.Contact, error) {
 		_ = json.Unmarshal([]byte(to), &c.To)
 		_ = json.Unmarshal([]byte(unissued), &c.Unissued)
 		_ = json.Unmarshal([]byte(problems), &c.Problems)
+		_ = json.Unmarshal([]byte(authDomains), &c.AuthDomains)
 		idx[c.ID] = len(out)
 		out = append(out, c)
 	}
