@@ -116,4 +116,3 @@ func (e *env) printRecorded(src string, r *ingest.Recorded) {
 	}
 	fmt.Fprintf(e.stdout, "%s: contact %d recorded, %s\n", src, r.Contact.ID, what)
 }
-
