@@ -349,6 +349,6 @@ type Contact struct {
 	// AuthDomains are the domains the mail was authenticated for at receipt:
 	// a DKIM signature that verified, or an SPF pass aligned with From.
 	AuthDomains []string
-	Mark         string
-	MarkWhy      string
+	Mark        string
+	MarkWhy     string
 }
