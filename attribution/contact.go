@@ -62,7 +62,7 @@ type group struct {
 	kind    canary.TokenKind
 	unguess bool
 	parties []string
-	orders  []string
+	records []string // investigation + "\x00" + order ref
 }
 
 // Senders maps a mail domain to the party that sends from it.
@@ -135,40 +135,70 @@ func AttributeContact(c canary.Contact, tokens map[int64]*canary.Token, senders 
 			order = append(order, key)
 		}
 		g.parties = union(g.parties, seen)
-		g.orders = union(g.orders, t.Orders)
-	}
-	var sets, unguessable, orderSets [][]string
-	for _, k := range order {
-		g := groups[k]
-		sets = append(sets, g.parties)
-		if g.unguess {
-			unguessable = append(unguessable, g.parties)
+		for _, o := range t.Orders {
+			g.records = union(g.records, []string{t.Investigation + "\x00" + o})
 		}
-		orderSets = append(orderSets, g.orders)
 	}
-	// The order record that holds every matched value; when none does (a
-	// merged list), every record that holds one of them.
-	if r.Orders = intersectAll(orderSets); len(r.Orders) == 0 {
-		r.Orders = unionAll(orderSets)
+	var sets, recordSets [][]string
+	for _, k := range order {
+		sets = append(sets, groups[k].parties)
+		recordSets = append(recordSets, groups[k].records)
 	}
-	if r.Orders == nil {
-		r.Orders = []string{}
+	// The order record that holds every matched value. When none does, the
+	// values came from several records: one party holding them all may have
+	// leaked them together, or a broker merged two leaks. The intersection
+	// would then point at whatever party the records share (the platform)
+	// without evidence, so each record is judged on its own values and the
+	// candidates are the union of those judgements.
+	records := intersectAll(recordSets)
+	single := len(records) > 0
+	if !single {
+		records = unionAll(recordSets)
+	}
+	for _, rec := range records {
+		_, ref, _ := strings.Cut(rec, "\x00")
+		if !slices.Contains(r.Orders, ref) {
+			r.Orders = append(r.Orders, ref)
+		}
 	}
 	slices.Sort(r.Orders)
 	switch {
-	case len(sets) > 0:
+	case len(sets) > 0 && single:
 		cand := intersectAll(sets)
 		if len(cand) == 0 {
 			r.Status, r.Candidates = StatusMerged, unionAll(sets)
-		} else {
-			r.Candidates = cand
-			r.Status = StatusAmbiguous
-			if len(cand) == 1 {
-				r.Status = StatusAttributed
-				ug := intersectAll(unguessable)
-				r.Exclusive = len(unguessable) > 0 && len(ug) == 1 && ug[0] == cand[0]
+			break
+		}
+		r.Candidates, r.Status = cand, StatusAmbiguous
+		if len(cand) == 1 {
+			r.Status = StatusAttributed
+			// Exclusive only if the tokens nobody can guess narrow it to the
+			// party by themselves: a guessed name must not frame anyone.
+			var unguessable [][]string
+			for _, k := range order {
+				if groups[k].unguess {
+					unguessable = append(unguessable, groups[k].parties)
+				}
+			}
+			ug := intersectAll(unguessable)
+			r.Exclusive = len(unguessable) > 0 && len(ug) == 1 && ug[0] == cand[0]
+		}
+	case len(sets) > 0:
+		var judged [][]string
+		for _, rec := range records {
+			var own [][]string
+			for _, k := range order {
+				if slices.Contains(groups[k].records, rec) {
+					own = append(own, groups[k].parties)
+				}
+			}
+			if c := intersectAll(own); len(c) > 0 {
+				judged = append(judged, c)
+			} else {
+				judged = append(judged, unionAll(own))
 			}
 		}
+		r.Candidates, r.Status = unionAll(judged), StatusMerged
 	case len(partialParties) > 0:
 		// A masked number narrows nothing: it can only say who might have known.
 		r.Status, r.Candidates = StatusAmbiguous, partialParties

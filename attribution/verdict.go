@@ -27,9 +27,11 @@ const Meaning = "`leaked` means: data this party or its processors held reached 
 	"authenticated as the party. It does not say who inside the party was responsible, nor rule out a " +
 	"lawful onward transfer."
 
-// StatisticsNote says plainly what this version does not compute yet.
-const StatisticsNote = "cross-order statistics (leak probability, its 95% interval, basis: statistical) are not built yet; " +
-	"leak_probability, ci_low and ci_high are null except the exact 95% upper bound for parties with no contact"
+// StatisticsNote says how the numbers were made.
+const StatisticsNote = "leak_probability is the maximum-likelihood q of a noisy-OR model over order records with a " +
+	"background rate b fitted from controls (abandoned orders, quarantined numbers) and orders without the party; " +
+	"ci_low..ci_high is its 95% profile-likelihood interval; basis: statistical needs a likelihood-ratio test of q = 0, " +
+	"Holm-adjusted across every party of the report, and at least 10 orders exposed to the party"
 
 // PartyResult is one party's verdict with its evidence.
 type PartyResult struct {
@@ -46,6 +48,7 @@ type PartyResult struct {
 	IndistinguishableFrom []string `json:"indistinguishable_from"`
 	Separate              string   `json:"separate_with,omitempty"`
 	Evidence              []string `json:"evidence_contacts"`
+	PValue                *float64 `json:"p_value"` // likelihood-ratio test of q = 0, before Holm
 	Explanation           string   `json:"explanation"`
 }
 
@@ -57,6 +60,10 @@ type Report struct {
 	Contacts      []ContactResult `json:"contacts"`
 	Meaning       string          `json:"meaning"`
 	Statistics    string          `json:"statistics"`
+	Background    *float64        `json:"background_rate"`
+	Alpha         float64         `json:"alpha"`
+	Rates         []Rate          `json:"rates"`
+	Timelines     []Timeline      `json:"timelines,omitempty"`
 }
 
 // Input is what Attribute reads.
@@ -66,8 +73,15 @@ type Input struct {
 	Orders         []canary.Order
 	Tokens         []canary.Token
 	Contacts       []canary.Contact
+	Pool           []canary.Phone
 	Now            time.Time
 	MinObservation time.Duration // an order counts as not contacted only after this long
+	Alpha          float64       // family-wise error rate of statistical verdicts (0.05 when 0)
+	Days           int           // window of the journalists' rates (30 when 0)
+	Timelines      bool          // include a timeline per order
+	// SkipIntervals leaves out the profile intervals, which decide no
+	// verdict: simulations and plan's power estimates run thousands of fits.
+	SkipIntervals bool
 }
 
 // Attribute computes every contact's candidate set and every party's verdict.
@@ -86,8 +100,21 @@ func Attribute(in Input) *Report {
 		}
 		rep.Contacts = append(rep.Contacts, r)
 	}
+	if in.Alpha <= 0 {
+		in.Alpha = 0.05
+	}
+	if in.Days <= 0 {
+		in.Days = 30
+	}
+	rep.Alpha = in.Alpha
 	cols := columns(in)
 	twins := twinsOf(cols)
+	byOrder := exposuresByOrder(in)
+	st := fitParties(in, rep.Contacts, byOrder)
+	if st != nil {
+		b := st.mle.b
+		rep.Background = &b
+	}
 	for _, p := range in.Parties {
 		if p.Kind == canary.KindPublic {
 			continue // may be a source, never gets a verdict
@@ -96,7 +123,11 @@ func Attribute(in Input) *Report {
 		if col == nil {
 			continue // not on any order of this report
 		}
-		rep.Parties = append(rep.Parties, judge(p, col, twins[p.Name], rep.Contacts, in))
+		rep.Parties = append(rep.Parties, judge(p, col, twins[p.Name], rep.Contacts, in, st.of(p.Name)))
+	}
+	rep.Rates = rates(in, rep.Contacts, byOrder)
+	if in.Timelines {
+		rep.Timelines = timelines(in, rep.Contacts)
 	}
 	return rep
 }
@@ -172,7 +203,7 @@ func twinsOf(cols map[string]*column) map[string][]string {
 	return out
 }
 
-func judge(p canary.Party, col *column, twins []string, contacts []ContactResult, in Input) PartyResult {
+func judge(p canary.Party, col *column, twins []string, contacts []ContactResult, in Input, st partyStats) PartyResult {
 	r := PartyResult{Name: p.Name, Kind: string(p.Kind), OrdersExposed: len(col.orders),
 		IndistinguishableFrom: []string{}, Evidence: []string{}, Verdict: VerdictNoEvidence}
 	if twins != nil {
@@ -197,6 +228,12 @@ func judge(p canary.Party, col *column, twins []string, contacts []ContactResult
 			exclusive = append(exclusive, c.Orders)
 		}
 	}
+	if st.fitted {
+		r.LeakProbability, r.PValue = &st.q, &st.p
+		if st.intervals {
+			r.CILow, r.CIHigh = &st.lo, &st.hi
+		}
+	}
 	switch {
 	case disjointSets(exclusive) >= 2:
 		r.Verdict, r.Basis = VerdictLeaked, BasisExclusive
@@ -205,12 +242,22 @@ func judge(p canary.Party, col *column, twins []string, contacts []ContactResult
 		r.Verdict = VerdictIndistinguishable
 		r.Separate = separateHint(p.Name, twins)
 		r.Explanation = fmt.Sprintf("%s was shown exactly the same tokens as %s: no contact can tell them apart", p.Name, strings.Join(twins, ", "))
+	case st.rejected && r.OrdersExposed >= minStatisticalOrders:
+		r.Verdict, r.Basis = VerdictLeaked, BasisStatistical
+		r.Explanation = fmt.Sprintf("across %d orders its leak probability is %.2f (95%% interval %.2f–%.2f); q = 0 is rejected (p = %.2g, Holm-adjusted at α = %.2g)",
+			r.OrdersExposed, st.q, st.lo, st.hi, st.p, in.Alpha)
 	case r.ExclusiveContacts > 0 || attributed > 0:
 		r.Verdict = VerdictSuspected
-		r.Explanation = fmt.Sprintf("%d contact(s) point at %s alone (%d through tokens that cannot be guessed); a leaked verdict needs two on different orders through email tokens or order numbers", attributed, p.Name, r.ExclusiveContacts)
+		r.Explanation = fmt.Sprintf("%d contact(s) point at %s alone (%d through tokens that cannot be guessed); a leaked verdict needs two on different orders through email tokens or order numbers, or a significant leak rate", attributed, p.Name, r.ExclusiveContacts)
+	case st.rejected || (st.fitted && st.p < in.Alpha):
+		r.Verdict = VerdictSuspected
+		r.Explanation = fmt.Sprintf("its leak probability is %.2f (95%% interval %.2f–%.2f), but %s", st.q, st.lo, st.hi,
+			suspectedWhy(r.OrdersExposed, st.rejected))
 	default:
 		r.Explanation = fmt.Sprintf("no contact points at %s alone", p.Name)
-		if r.Contacts == 0 {
+		if st.fitted {
+			r.Explanation = fmt.Sprintf("the evidence does not show a leak: its leak probability is at most %.2f (95%%)", st.hi)
+		} else if r.Contacts == 0 {
 			if n := observed(col, in); n > 0 {
 				// Exact binomial bound with no contacted order in n: 1 - 0.05^(1/n).
 				hi := 1 - math.Pow(0.05, 1/float64(n))
@@ -221,6 +268,16 @@ func judge(p canary.Party, col *column, twins []string, contacts []ContactResult
 		}
 	}
 	return r
+}
+
+// minStatisticalOrders is SPEC's floor for a statistical verdict.
+const minStatisticalOrders = 10
+
+func suspectedWhy(orders int, rejected bool) string {
+	if rejected {
+		return fmt.Sprintf("a statistical verdict needs at least %d orders exposed to the party (it has %d)", minStatisticalOrders, orders)
+	}
+	return "the test of q = 0 does not survive the Holm adjustment across all parties"
 }
 
 func minObsText(in Input) string {

@@ -95,6 +95,11 @@ func decodeTag(s string) (uint64, bool) {
 // RandomCode returns n characters from the look-alike-free alphabet with at
 // least one digit and one letter, so it reads as a code, not a word.
 func RandomCode(n int, rnd io.Reader) (string, error) {
+	if n < 2 {
+		// One character cannot be both a digit and a letter: drawing
+		// would never end.
+		return "", Invalidf("code length %d: at least 2", n)
+	}
 	for {
 		out := make([]byte, n)
 		digit, letter := false, false

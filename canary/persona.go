@@ -19,22 +19,30 @@ type Persona struct {
 }
 
 // NewPersona draws a persona for locale. Greeted parts in taken are avoided;
-// when every one is taken the persona has no GreetKey and matches only by its
-// full name, which is weaker evidence but never false.
+// when one sex's list is spent the other sex's is tried, and when every one
+// is taken the persona has no GreetKey and matches only by its full name,
+// which is weaker evidence but never false.
 func NewPersona(locale string, rnd io.Reader, taken func(greetKey string) bool) (Persona, error) {
+	var draw func(io.Reader, bool, func(string) bool) (Persona, error)
+	switch locale {
+	case LocaleVietnam:
+		draw = viPersona
+	case LocaleChina:
+		draw = zhPersona
+	case LocaleUS:
+		draw = enPersona
+	default:
+		return Persona{}, Invalidf("locale %q: use one of %s", locale, strings.Join(Locales, ", "))
+	}
 	female, err := pick(rnd, 2)
 	if err != nil {
 		return Persona{}, err
 	}
-	switch locale {
-	case LocaleVietnam:
-		return viPersona(rnd, female == 0, taken)
-	case LocaleChina:
-		return zhPersona(rnd, female == 0, taken)
-	case LocaleUS:
-		return enPersona(rnd, female == 0, taken)
+	p, err := draw(rnd, female == 0, taken)
+	if err != nil || p.GreetKey != "" || taken == nil {
+		return p, err
 	}
-	return Persona{}, Invalidf("locale %q: use one of %s", locale, strings.Join(Locales, ", "))
+	return draw(rnd, female != 0, taken)
 }
 
 func viPersona(rnd io.Reader, female bool, taken func(string) bool) (Persona, error) {

@@ -171,20 +171,23 @@ func (d *DB) verifyObjects(ctx context.Context, rep *canary.VerifyReport) error 
 				Detail: fmt.Sprintf("raw object %s now hashes to %s (%d bytes, recorded %d)", name, got, len(b), size)})
 		}
 	}
-	missing, err := d.db.QueryContext(ctx, `SELECT c.id, c.raw_sha256 FROM contacts c
-		LEFT JOIN raw_objects r ON r.sha256 = c.raw_sha256 WHERE r.sha256 IS NULL`)
+	// Contacts and order attachments both point at raw objects.
+	missing, err := d.db.QueryContext(ctx, `SELECT 'contact ' || c.id, c.raw_sha256 FROM contacts c
+		LEFT JOIN raw_objects r ON r.sha256 = c.raw_sha256 WHERE r.sha256 IS NULL
+		UNION ALL
+		SELECT 'order ' || o.ref || ' attachment ' || x.file_name, x.raw_sha256 FROM order_attachments x
+		JOIN orders o ON o.id = x.order_id LEFT JOIN raw_objects r ON r.sha256 = x.raw_sha256 WHERE r.sha256 IS NULL`)
 	if err != nil {
 		return fmt.Errorf("check contacts' raw objects: %w", err)
 	}
 	defer missing.Close()
 	for missing.Next() {
-		var id int64
-		var sha string
-		if err := missing.Scan(&id, &sha); err != nil {
+		var what, sha string
+		if err := missing.Scan(&what, &sha); err != nil {
 			return fmt.Errorf("check contacts' raw objects: %w", err)
 		}
 		rep.Problems = append(rep.Problems, canary.Problem{Object: sha, Kind: "missing object",
-			Detail: fmt.Sprintf("contact %d's raw object is gone", id)})
+			Detail: fmt.Sprintf("%s's raw object is gone", what)})
 	}
 	return missing.Err()
 }

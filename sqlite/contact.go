@@ -56,6 +56,19 @@ func (d *DB) RecordContact(ctx context.Context, c *canary.Contact, raw []byte) (
 		return 0, false, err
 	}
 	defer tx.Rollback()
+	id, dup, err := tx.recordContact(ctx, c, raw)
+	if err != nil || dup {
+		return id, dup, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, false, fmt.Errorf("commit contact: %w", err)
+	}
+	return id, false, nil
+}
+
+// recordContact is RecordContact's work inside tx. The batching writer
+// (batch.go) runs it for several contacts in one transaction.
+func (tx *Tx) recordContact(ctx context.Context, c *canary.Contact, raw []byte) (int64, bool, error) {
 	sha, err := tx.putRaw(ctx, raw)
 	if err != nil {
 		return 0, false, err
@@ -103,9 +116,6 @@ func (d *DB) RecordContact(ctx context.Context, c *canary.Contact, raw []byte) (
 			"token": m.TokenID, "how": m.How, "partial": m.Partial}); err != nil {
 			return 0, false, err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, false, fmt.Errorf("commit contact: %w", err)
 	}
 	return c.ID, false, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/leaktrace/leaktrace/canary"
+	"github.com/leaktrace/leaktrace/norm"
 )
 
 // clockSkew is how far a typed time may run ahead of the clock: an exposure
@@ -84,11 +85,10 @@ func (tx *Tx) createAccount(ctx context.Context, inv *canary.Investigation, plat
 		return nil, nil, nil, canary.Invalidf("%s is a %s, not a platform", platform.Name, platform.Kind)
 	}
 	if ref == "" {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE investigation_id = ?`, inv.ID).Scan(&n); err != nil {
-			return nil, nil, nil, fmt.Errorf("count accounts: %w", err)
+		var err error
+		if ref, err = tx.freeRef(ctx, "accounts", inv.ID, "a-%03d"); err != nil {
+			return nil, nil, nil, err
 		}
-		ref = fmt.Sprintf("a-%03d", n+1)
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO accounts (investigation_id, ref, platform_id, created_at) VALUES (?, ?, ?, ?)`,
 		inv.ID, ref, platform.ID, fmtTime(tx.now))
@@ -121,6 +121,27 @@ func (tx *Tx) createAccount(ctx context.Context, inv *canary.Investigation, plat
 		toks = append(toks, *t)
 	}
 	return acct, toks, warn, nil
+}
+
+// freeRef returns the first default ref (format numbered from the count of
+// rows on) that no row of table in the investigation has: refs given by hand
+// may already hold the next number.
+func (tx *Tx) freeRef(ctx context.Context, table string, invID int64, format string) (string, error) {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+table+` WHERE investigation_id = ?`, invID).Scan(&n); err != nil {
+		return "", fmt.Errorf("count %s: %w", table, err)
+	}
+	for {
+		n++
+		ref := fmt.Sprintf(format, n)
+		var taken int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+table+` WHERE investigation_id = ? AND ref = ?`, invID, ref).Scan(&taken); err != nil {
+			return "", fmt.Errorf("check %s ref %s: %w", table, ref, err)
+		}
+		if taken == 0 {
+			return ref, nil
+		}
+	}
 }
 
 // issueField issues the token of one template field. A field that cannot be
@@ -233,11 +254,9 @@ func (tx *Tx) createOrder(ctx context.Context, spec OrderSpec) (*canary.Order, [
 		row.Merchant, merchantID = m.Name, m.ID
 	}
 	if spec.Ref == "" {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM orders WHERE investigation_id = ?`, inv.ID).Scan(&n); err != nil {
-			return nil, nil, fmt.Errorf("count orders: %w", err)
+		if spec.Ref, err = tx.freeRef(ctx, "orders", inv.ID, "o-%03d"); err != nil {
+			return nil, nil, err
 		}
-		spec.Ref = fmt.Sprintf("o-%03d", n+1)
 	}
 	row.Ref = spec.Ref
 	if spec.Account != "" {
@@ -283,7 +302,10 @@ func (tx *Tx) createOrder(ctx context.Context, spec OrderSpec) (*canary.Order, [
 		}
 		row.Courier, row.Outlet = c.Name, spec.Outlet
 	}
-	o := owner{inv: inv, orderID: row.ID, ref: row.Ref}
+	o := owner{inv: inv, orderID: row.ID, ref: row.Ref, own: map[string]bool{}}
+	for _, x := range spec.Exposures {
+		o.own[x.Field] = true
+	}
 	for _, f := range canary.OrderFields {
 		_, w, err := tx.issueField(ctx, o, f, row.path())
 		if err != nil {
@@ -357,6 +379,9 @@ func (tx *Tx) extraExposures(ctx context.Context, inv *canary.Investigation, row
 			if err != nil {
 				return fmt.Errorf("order %s exposure %q: %w", row.Ref, x.Field, err)
 			}
+			if err := tx.checkPhoneSet(ctx, row, t, p); err != nil {
+				return err
+			}
 			at := tx.now
 			switch {
 			case (p.Name == row.Courier || p.Name == row.Outlet) && !row.ShippedAt.IsZero():
@@ -370,6 +395,25 @@ func (tx *Tx) extraExposures(ctx context.Context, inv *canary.Investigation, row
 		}
 	}
 	return nil
+}
+
+// checkPhoneSet refuses to show a number bound to an exposure set to a party
+// outside that set: other orders share the number on the promise that their
+// sets are identical, and a number never moves to another set.
+func (tx *Tx) checkPhoneSet(ctx context.Context, row *orderRow, t *canary.Token, p *canary.Party) error {
+	if t.Kind != canary.TokenPhone {
+		return nil
+	}
+	var bound sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT bound_to FROM phones WHERE e164 = ?`, t.Value).Scan(&bound); err != nil && err != sql.ErrNoRows {
+		return fmt.Errorf("read phone %s: %w", t.Value, err)
+	}
+	set, shared := strings.CutPrefix(bound.String, "set:")
+	if !shared || slices.Contains(strings.Split(set, "|"), norm.Fold(p.Name)) {
+		return nil
+	}
+	return canary.Invalidf("order %s: %s %s serves every order shown to %s only, so it cannot be shown to %s: record %s on a phone field of its own",
+		row.Ref, t.Field, t.Value, strings.ReplaceAll(set, "|", ", "), p.Name, p.Name)
 }
 
 // AddExposures records fields the order adds to the template (a fresh email

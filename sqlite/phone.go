@@ -39,10 +39,11 @@ func (d *DB) ImportPhones(ctx context.Context, r io.Reader, name, region string,
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// The error names its line; FieldPos would panic here.
 			return nil, canary.Invalidf("%s: %v", name, err)
 		}
+		line, _ := cr.FieldPos(0)
 		if first {
 			if len(rec) == 0 || !strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(rec[0], "\ufeff")), "number") {
 				return nil, canary.Invalidf("%s line %d: the first row must be the header number[,provider][,label]", name, line)

@@ -17,6 +17,9 @@ type owner struct {
 	orderID int64
 	ref     string // order ref, or account ref for account tokens
 	account bool
+	// own names template fields the order shows to parties beyond the
+	// template: their numbers serve this order alone.
+	own map[string]bool
 }
 
 func (o owner) subject() string {
@@ -147,14 +150,17 @@ func (tx *Tx) issuePhone(ctx context.Context, o owner, field string, signature s
 // order's whole life. Where a party on that path is not known yet (no courier
 // before shipping) the number is kept for this one order.
 func phoneSignature(f canary.Field, p canary.Path, o owner) string {
+	if o.own[f.Name] {
+		return "only:" + o.inv.Name + "/" + o.ref + "/" + f.Name
+	}
 	var parties []string
 	for _, s := range f.Seen {
 		party := p.Party(s.Role)
 		if party == "" && (s.Role == canary.RoleCourier || s.Role == canary.RoleMerchant) && !o.account {
 			return "only:" + o.inv.Name + "/" + o.ref + "/" + f.Name
 		}
-		if party != "" && !slices.Contains(parties, party) {
-			parties = append(parties, norm.Fold(party))
+		if k := norm.Fold(party); k != "" && !slices.Contains(parties, k) {
+			parties = append(parties, k)
 		}
 	}
 	slices.Sort(parties)

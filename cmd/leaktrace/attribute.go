@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -19,10 +20,24 @@ func attributeCommand(e *env) *cli.Command {
 		Usage: "who could have leaked each contact, and what the evidence says of each party",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "investigation", EnvVars: []string{"LEAKTRACE_INVESTIGATION"}, Usage: "one investigation (default: all)"},
+			&cli.BoolFlag{Name: "all", EnvVars: []string{"LEAKTRACE_ALL"}, Usage: "fit across every investigation (the default without --investigation)"},
 			&cli.DurationFlag{Name: "min-observation", Value: 30 * 24 * time.Hour, EnvVars: []string{"LEAKTRACE_MIN_OBSERVATION"}, Usage: "how long an order must have been exposed before silence counts"},
+			&cli.Float64Flag{Name: "alpha", Value: 0.05, EnvVars: []string{"LEAKTRACE_ALPHA"}, Usage: "family-wise error rate of statistical verdicts (Holm)"},
+			&cli.IntFlag{Name: "days", Value: 30, EnvVars: []string{"LEAKTRACE_DAYS"}, Usage: "window for the share of orders contacted"},
+			&cli.BoolFlag{Name: "timeline", EnvVars: []string{"LEAKTRACE_TIMELINE"}, Usage: "add a timeline per order"},
 		},
 		Action: e.withDB(func(c *cli.Context, db *sqlite.DB) error {
-			rep, err := e.attribute(c, db, c.String("investigation"), c.Duration("min-observation"))
+			if c.Bool("all") && c.String("investigation") != "" {
+				return canary.Invalidf("give --investigation or --all, not both")
+			}
+			if a := c.Float64("alpha"); a <= 0 || a >= 1 {
+				return canary.Invalidf("--alpha %v: give a level between 0 and 1, such as 0.05", a)
+			}
+			if c.Int("days") <= 0 {
+				return canary.Invalidf("--days must be at least 1")
+			}
+			rep, err := e.attribute(c.Context, db, attribution.Input{Investigation: c.String("investigation"), Now: e.now(),
+				MinObservation: c.Duration("min-observation"), Alpha: c.Float64("alpha"), Days: c.Int("days"), Timelines: c.Bool("timeline")})
 			if err != nil {
 				return err
 			}
@@ -35,32 +50,33 @@ func attributeCommand(e *env) *cli.Command {
 	}
 }
 
-func (e *env) attribute(c *cli.Context, db *sqlite.DB, investigation string, minObs time.Duration) (*attribution.Report, error) {
-	if investigation != "" {
-		if _, err := db.Investigation(c.Context, investigation); err != nil {
+// attribute loads everything the report needs and runs attribution. in
+// carries the options; its data fields are filled here.
+func (e *env) attribute(ctx context.Context, db *sqlite.DB, in attribution.Input) (*attribution.Report, error) {
+	if in.Investigation != "" {
+		if _, err := db.Investigation(ctx, in.Investigation); err != nil {
 			return nil, err
 		}
 	}
-	parties, err := db.Parties(c.Context)
-	if err != nil {
+	var err error
+	if in.Parties, err = db.Parties(ctx); err != nil {
 		return nil, err
 	}
-	orders, err := db.Orders(c.Context, investigation)
-	if err != nil {
+	if in.Orders, err = db.Orders(ctx, in.Investigation); err != nil {
 		return nil, err
 	}
 	// Every token, so a contact's candidates are computed on all it matched
 	// even when the report covers one investigation.
-	tokens, err := db.Tokens(c.Context, "")
-	if err != nil {
+	if in.Tokens, err = db.Tokens(ctx, ""); err != nil {
 		return nil, err
 	}
-	contacts, err := db.Contacts(c.Context)
-	if err != nil {
+	if in.Contacts, err = db.Contacts(ctx); err != nil {
 		return nil, err
 	}
-	return attribution.Attribute(attribution.Input{Investigation: investigation, Parties: parties, Orders: orders,
-		Tokens: tokens, Contacts: contacts, Now: e.now(), MinObservation: minObs}), nil
+	if in.Pool, err = db.Phones(ctx); err != nil {
+		return nil, err
+	}
+	return attribution.Attribute(in), nil
 }
 
 func printReport(w io.Writer, rep *attribution.Report) {
@@ -70,7 +86,7 @@ func printReport(w io.Writer, rep *attribution.Report) {
 	}
 	fmt.Fprintf(w, "Attribution — %s — %d contacts\n\n", scope, len(rep.Contacts))
 	t := &table{}
-	t.add("PARTY", "KIND", "ORDERS", "CONTACTS", "EXCLUSIVE", "VERDICT")
+	t.add("PARTY", "KIND", "ORDERS", "CONTACTS", "EXCLUSIVE", "LEAK RATE (95% CI)", "VERDICT")
 	for _, p := range rep.Parties {
 		v := p.Verdict
 		if p.Basis != "" {
@@ -79,7 +95,11 @@ func printReport(w io.Writer, rep *attribution.Report) {
 		if len(p.IndistinguishableFrom) > 0 && p.Verdict == attribution.VerdictIndistinguishable {
 			v += " from " + strings.Join(p.IndistinguishableFrom, ", ")
 		}
-		t.add(p.Name, p.Kind, fmt.Sprint(p.OrdersExposed), fmt.Sprint(p.Contacts), fmt.Sprint(p.ExclusiveContacts), v)
+		rate := "-"
+		if p.LeakProbability != nil {
+			rate = fmt.Sprintf("%.2f (%.2f–%.2f)", *p.LeakProbability, *p.CILow, *p.CIHigh)
+		}
+		t.add(p.Name, p.Kind, fmt.Sprint(p.OrdersExposed), fmt.Sprint(p.Contacts), fmt.Sprint(p.ExclusiveContacts), rate, v)
 	}
 	t.write(w)
 	fmt.Fprintln(w)
@@ -119,8 +139,24 @@ func printReport(w io.Writer, rep *attribution.Report) {
 	}
 	ct.write(w)
 	fmt.Fprintln(w, "\n* exclusive: one candidate, through tokens that cannot be guessed (email tokens, order and tracking numbers).")
+	if len(rep.Rates) > 0 {
+		fmt.Fprintf(w, "\nShare of orders contacted within %d days of reaching each party\n\n", rep.Rates[0].Days)
+		rt := &table{}
+		rt.add("PARTY", "KIND", "ORDERS", "CONTACTED", "SHARE (WILSON 95%)", "FIRST CONTACT, DAYS (Q1 / MEDIAN / Q3)")
+		for _, r := range rep.Rates {
+			share, delay := "-", "-"
+			if r.Orders > 0 {
+				share = fmt.Sprintf("%.0f%% (%.0f–%.0f%%)", 100*r.Share, 100*r.WilsonLow, 100*r.WilsonHi)
+			}
+			if r.DelayMedian != nil {
+				delay = fmt.Sprintf("%.1f / %.1f / %.1f", *r.DelayQ1, *r.DelayMedian, *r.DelayQ3)
+			}
+			rt.add(r.Party, r.Kind, fmt.Sprint(r.Orders), fmt.Sprint(r.Contacted), share, delay)
+		}
+		rt.write(w)
+	}
 	fmt.Fprintln(w, "\n"+rep.Meaning)
-	fmt.Fprintln(w, "Not yet in this version: "+rep.Statistics+".")
+	fmt.Fprintln(w, "How the numbers are made: "+rep.Statistics+".")
 }
 
 func verifyCommand(e *env) *cli.Command {

@@ -52,7 +52,7 @@ func demoCommand(e *env) *cli.Command {
 			if err := d.run(); err != nil {
 				return err
 			}
-			rep, err := e.attributeAt(c.Context, db, "", d.clock)
+			rep, err := e.attribute(c.Context, db, attribution.Input{Now: d.clock, MinObservation: 30 * 24 * time.Hour})
 			if err != nil {
 				return err
 			}
@@ -87,28 +87,6 @@ func seedBytes(seed uint64) [32]byte {
 	}
 	copy(b[8:], "leaktrace demo seed")
 	return b
-}
-
-// attributeAt runs attribution with the clock the demo simulated.
-func (e *env) attributeAt(ctx context.Context, db *sqlite.DB, investigation string, now time.Time) (*attribution.Report, error) {
-	parties, err := db.Parties(ctx)
-	if err != nil {
-		return nil, err
-	}
-	orders, err := db.Orders(ctx, investigation)
-	if err != nil {
-		return nil, err
-	}
-	tokens, err := db.Tokens(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	contacts, err := db.Contacts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return attribution.Attribute(attribution.Input{Investigation: investigation, Parties: parties, Orders: orders,
-		Tokens: tokens, Contacts: contacts, Now: now, MinObservation: 30 * 24 * time.Hour}), nil
 }
 
 // demo plays an advocate's investigation on a simulated clock: the orders

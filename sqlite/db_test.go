@@ -1,0 +1,138 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/leaktrace/leaktrace/canary"
+	"github.com/leaktrace/leaktrace/sqlite"
+)
+
+func TestOpenCreatesPrivateFile(t *testing.T) {
+	db := MustOpenDB(t)
+	if err := db.CreateInvestigation(context.Background(), &canary.Investigation{Name: "x"}); err != nil {
+		t.Fatalf("CreateInvestigation: %v", err)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		fi, err := os.Stat(db.Path() + suffix)
+		if suffix != "" && errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("stat: %v", err)
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Fatalf("mode of %s=%v, want %v", filepath.Base(db.Path()+suffix), got, os.FileMode(0o600))
+		}
+	}
+}
+
+func TestOpenMigratesOnce(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	db := mustOpenPath(t, path)
+	if err := db.CreateInvestigation(ctx, &canary.Investigation{Name: "kept"}); err != nil {
+		t.Fatalf("CreateInvestigation: %v", err)
+	}
+	first := migrations(t, rawDB(t, db))
+	if !strings.HasPrefix(first, "1 0001_init.sql ") {
+		t.Fatalf("schema_migrations=%q, want version 1 (0001_init.sql) first", first)
+	}
+	db.Close()
+	for i := 0; i < 2; i++ {
+		// A migration run again would fail or record another time.
+		db := mustOpenPath(t, path)
+		if _, err := db.Investigation(ctx, "kept"); err != nil {
+			t.Fatalf("re-open %d: Investigation: %v", i+1, err)
+		}
+		if got := migrations(t, rawDB(t, db)); got != first {
+			t.Fatalf("re-open %d: schema_migrations=%q, want %q", i+1, got, first)
+		}
+		db.Close()
+	}
+}
+
+// migrations returns schema_migrations as "version name applied_at" lines.
+func migrations(tb testing.TB, raw *sql.DB) string {
+	tb.Helper()
+	rows, err := raw.Query(`SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		tb.Fatalf("read schema_migrations: %v", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v int
+		var name, at string
+		if err := rows.Scan(&v, &name, &at); err != nil {
+			tb.Fatalf("scan: %v", err)
+		}
+		out = append(out, fmt.Sprintf("%d %s %s", v, name, at))
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestOpenPragmas(t *testing.T) {
+	raw := rawDB(t, MustOpenDB(t))
+	var mode string
+	if err := raw.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatalf("journal_mode: %v", err)
+	}
+	if mode != "wal" {
+		t.Fatalf("journal_mode=%q, want wal", mode)
+	}
+}
+
+// TestOpenOddPaths opens databases whose paths hold characters that mean
+// something in a URI: the file created must be the one SQLite uses.
+func TestOpenOddPaths(t *testing.T) {
+	for _, name := range []string{"case #3.db", "what?.db", "100%.db", "a%20b.db", "Hồ sơ.db", "x.db?mode=ro"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, name)
+			db := mustOpenPath(t, path)
+			if err := db.CreateInvestigation(context.Background(), &canary.Investigation{Name: "odd"}); err != nil {
+				t.Fatalf("CreateInvestigation: %v", err)
+			}
+			db.Close()
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatalf("ReadDir: %v", err)
+			}
+			for _, e := range entries {
+				if !strings.HasPrefix(e.Name(), name) {
+					t.Fatalf("Open(%q) wrote %q", name, e.Name())
+				}
+			}
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatalf("stat: %v", err)
+			}
+			if fi.Size() == 0 {
+				t.Fatalf("%s is empty: SQLite wrote another file", name)
+			}
+			db2 := mustOpenPath(t, path)
+			if _, err := db2.Investigation(context.Background(), "odd"); err != nil {
+				t.Fatalf("re-open: Investigation: %v", err)
+			}
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	if _, err := sqlite.Open(ctx, "", log); !errors.Is(err, canary.ErrInvalid) {
+		t.Fatalf("Open(\"\") err=%v, want ErrInvalid", err)
+	}
+	if _, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "no", "such", "dir", "x.db"), log); err == nil {
+		t.Fatalf("Open(missing dir) err=nil, want an error")
+	}
+}
