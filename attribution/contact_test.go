@@ -223,3 +223,18 @@ func TestVerdicts(t *testing.T) {
 		}
 	})
 }
+
+// A broker list merging two leaks: order 1's number from its courier and
+// order 2's chat email from its merchant. Both records share the platform,
+// which must not come out as the exclusive source.
+func TestMergedBrokerListBlamesNoCommonParty(t *testing.T) {
+	orderNo := tok(1, canary.TokenFact, true, "o1", "P", "M1", "C1")
+	chat := tok(2, canary.TokenEmail, false, "o2", "P", "M2")
+	r := attribution.AttributeContact(contact(1, day(5), 1, 2), index(orderNo, chat), nil)
+	if want := []string{"C1", "M1", "M2", "P"}; r.Status != attribution.StatusMerged || r.Exclusive || !slices.Equal(r.Candidates, want) {
+		t.Fatalf("status=%q exclusive=%v candidates=%q, want merged, not exclusive, %q", r.Status, r.Exclusive, r.Candidates, want)
+	}
+	if want := []string{"o1", "o2"}; !slices.Equal(r.Orders, want) {
+		t.Fatalf("orders=%q, want %q", r.Orders, want)
+	}
+}

@@ -125,7 +125,7 @@ func (m *model) fit(p params) params {
 	for iter := 0; iter < 20000; iter++ {
 		p1 := m.emStep(p, num)
 		p2 := m.emStep(p1, num)
-		next := p2
+		next, nextLL := p2, math.NaN()
 		// Extrapolate along the two steps: θ' = θ0 - 2αr + α²v.
 		var rr, vv float64
 		for i := range p.q {
@@ -149,12 +149,15 @@ func (m *model) fit(p params) params {
 				}
 				x.b = clamp01(p.b - 2*alpha*rb + alpha*alpha*vb)
 				x = m.emStep(x, num)
-				if m.logLik(x) >= m.logLik(p2) {
-					next = x
+				if lx := m.logLik(x); lx >= ll {
+					next, nextLL = x, lx
 				}
 			}
 		}
-		nll := m.logLik(next)
+		nll := nextLL
+		if math.IsNaN(nll) {
+			nll = m.logLik(next)
+		}
 		done := nll-ll < 1e-12
 		p, ll = next, nll
 		if done {
@@ -219,7 +222,7 @@ func (m *model) profile(mle params, llMax float64, i int) (lo, hi float64) {
 			} else {
 				outside = mid
 			}
-			if math.Abs(inside-outside) < 1e-4 {
+			if math.Abs(inside-outside) < 1e-3 {
 				break
 			}
 		}

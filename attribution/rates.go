@@ -32,7 +32,8 @@ func rates(in Input, contacts []ContactResult, byOrder map[string]*orderExposure
 	window := time.Duration(in.Days) * 24 * time.Hour
 	first := map[string]time.Time{}               // order -> first counted contact
 	firstFor := map[string]map[string]time.Time{} // order -> party -> first contact naming it
-	for _, c := range contacts {
+	for i := range contacts {
+		c := &contacts[i]
 		if !counted(c) || len(c.Orders) != 1 || len(c.Investigations) != 1 {
 			continue
 		}

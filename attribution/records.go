@@ -50,7 +50,7 @@ func exposuresByOrder(in Input) map[string]*orderExposure {
 }
 
 // counted reports whether a contact is evidence of a leak at all.
-func counted(c ContactResult) bool {
+func counted(c *ContactResult) bool {
 	if c.Status == StatusFirstParty || c.Mark == canary.MarkIgnore {
 		return false
 	}
@@ -68,7 +68,8 @@ func counted(c ContactResult) bool {
 // source but the background.
 func buildRecords(in Input, contacts []ContactResult, byOrder map[string]*orderExposure) []record {
 	cand := map[string][]string{}
-	for _, c := range contacts {
+	for i := range contacts {
+		c := &contacts[i]
 		if !counted(c) || len(c.Orders) != 1 || len(c.Investigations) != 1 {
 			continue
 		}

@@ -252,12 +252,20 @@ func newWorld(seed uint64, kind worldKind) *world {
 }
 
 type tally struct {
+	worlds, worldsAccusing                      int
 	verdicts, innocentLeaked, innocentExclusive int
 	identifiable, found                         int
 	statistical                                 int
 }
 
 func (tl *tally) add(w *world, rep *attribution.Report) {
+	tl.worlds++
+	before := tl.innocentLeaked
+	defer func() {
+		if tl.innocentLeaked > before {
+			tl.worldsAccusing++
+		}
+	}()
 	twin := map[string]bool{}
 	for _, p := range rep.Parties {
 		tl.verdicts++
@@ -333,6 +341,12 @@ func TestSimulatedWorlds(t *testing.T) {
 			t.Logf("  %-16s verdicts %4d, innocent leaked %d, leakers found %d/%d", k, s.verdicts, s.innocentLeaked, s.found, s.identifiable)
 		}
 	}
+	// SPEC: statistical verdicts keep innocent leaked verdicts at or below
+	// alpha across a whole report.
+	if float64(tl.worldsAccusing) > 0.05*float64(tl.worlds) {
+		t.Fatalf("%d of %d reports accuse an innocent party, above alpha = 0.05", tl.worldsAccusing, tl.worlds)
+	}
+	t.Logf("reports accusing an innocent party: %d of %d (alpha 0.05)", tl.worldsAccusing, tl.worlds)
 	if float64(tl.innocentLeaked) > 0.001*float64(tl.verdicts) {
 		t.Fatalf("innocent leaked verdicts %d of %d exceed 0.1%%", tl.innocentLeaked, tl.verdicts)
 	}

@@ -1,7 +1,10 @@
 package attribution
 
 import (
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/leaktrace/leaktrace/canary"
 )
@@ -55,18 +58,25 @@ func fitParties(in Input, contacts []ContactResult, byOrder map[string]*orderExp
 	var ps []float64
 	out := &fitted{mle: mle, parties: map[string]partyStats{}}
 	for i, name := range names {
-		if kinds[name] == canary.KindPublic || m.exposed[i] == 0 {
-			continue
+		if kinds[name] != canary.KindPublic && m.exposed[i] > 0 {
+			tested = append(tested, i)
 		}
+	}
+	// Each party's test and interval are fits of their own: run them on
+	// every core.
+	results := make([]partyStats, len(tested))
+	parallel(len(tested), func(k int) {
+		i := tested[k]
 		st := partyStats{fitted: true, q: mle.q[i], p: m.lrtPValue(mle, ll, i)}
 		if !in.SkipIntervals {
 			st.lo, st.hi = m.profile(mle, ll, i)
 			st.intervals = true
 		}
-		out.parties[name] = st
-		pv := st.p
-		tested = append(tested, i)
-		ps = append(ps, pv)
+		results[k] = st
+	})
+	for k, i := range tested {
+		out.parties[names[i]] = results[k]
+		ps = append(ps, results[k].p)
 	}
 	for k, rej := range holm(ps, alphaOf(in)) {
 		st := out.parties[names[tested[k]]]
@@ -81,4 +91,29 @@ func alphaOf(in Input) float64 {
 		return 0.05
 	}
 	return in.Alpha
+}
+
+// parallel runs fn(0..n-1) on every core. fn must only write its own index.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -93,12 +93,16 @@ func Attribute(in Input) *Report {
 		byID[in.Tokens[i].ID] = &in.Tokens[i]
 	}
 	senders := NewSenders(in.Parties)
-	for _, c := range in.Contacts {
-		r := AttributeContact(c, byID, senders)
-		if in.Investigation != "" && !slices.Contains(r.Investigations, in.Investigation) {
-			continue
+	all := make([]ContactResult, len(in.Contacts))
+	parallel(len(in.Contacts), func(i int) { all[i] = AttributeContact(in.Contacts[i], byID, senders) })
+	if in.Investigation == "" {
+		rep.Contacts = all
+	} else {
+		for i := range all {
+			if slices.Contains(all[i].Investigations, in.Investigation) {
+				rep.Contacts = append(rep.Contacts, all[i])
+			}
 		}
-		rep.Contacts = append(rep.Contacts, r)
 	}
 	if in.Alpha <= 0 {
 		in.Alpha = 0.05
@@ -110,6 +114,7 @@ func Attribute(in Input) *Report {
 	cols := columns(in)
 	twins := twinsOf(cols)
 	byOrder := exposuresByOrder(in)
+	tl := tallyContacts(rep.Contacts)
 	st := fitParties(in, rep.Contacts, byOrder)
 	if st != nil {
 		b := st.mle.b
@@ -123,7 +128,7 @@ func Attribute(in Input) *Report {
 		if col == nil {
 			continue // not on any order of this report
 		}
-		rep.Parties = append(rep.Parties, judge(p, col, twins[p.Name], rep.Contacts, in, st.of(p.Name)))
+		rep.Parties = append(rep.Parties, judge(p, col, twins[p.Name], tl[p.Name], in, st.of(p.Name)))
 	}
 	rep.Rates = rates(in, rep.Contacts, byOrder)
 	if in.Timelines {
@@ -203,30 +208,57 @@ func twinsOf(cols map[string]*column) map[string][]string {
 	return out
 }
 
-func judge(p canary.Party, col *column, twins []string, contacts []ContactResult, in Input, st partyStats) PartyResult {
+// tallies counts, per party, the contacts that name it, in one pass.
+type tallies struct {
+	contacts, attributed int
+	evidence             []string
+	exclusive            [][]string
+}
+
+// maxEvidence bounds the contact IDs listed per party; the counts are whole.
+const maxEvidence = 50
+
+func tallyContacts(contacts []ContactResult) map[string]*tallies {
+	out := map[string]*tallies{}
+	for i := range contacts {
+		c := &contacts[i]
+		if !counted(c) {
+			continue
+		}
+		for _, p := range c.Candidates {
+			t := out[p]
+			if t == nil {
+				t = &tallies{}
+				out[p] = t
+			}
+			t.contacts++
+			if c.Status == StatusAttributed {
+				t.attributed++
+				if len(t.evidence) < maxEvidence {
+					t.evidence = append(t.evidence, c.ID)
+				}
+			}
+			if c.Exclusive {
+				t.exclusive = append(t.exclusive, c.Orders)
+			}
+		}
+	}
+	return out
+}
+
+func judge(p canary.Party, col *column, twins []string, tl *tallies, in Input, st partyStats) PartyResult {
 	r := PartyResult{Name: p.Name, Kind: string(p.Kind), OrdersExposed: len(col.orders),
 		IndistinguishableFrom: []string{}, Evidence: []string{}, Verdict: VerdictNoEvidence}
 	if twins != nil {
 		r.IndistinguishableFrom = twins
 	}
-	var exclusive [][]string
-	attributed := 0
-	for _, c := range contacts {
-		if c.Status == StatusFirstParty || c.Mark == canary.MarkIgnore || !slices.Contains(c.Candidates, p.Name) {
-			continue
-		}
-		if c.Status != StatusAttributed && c.Status != StatusAmbiguous && c.Status != StatusMerged {
-			continue
-		}
-		r.Contacts++
-		if c.Status == StatusAttributed {
-			attributed++
-			r.Evidence = append(r.Evidence, c.ID)
-		}
-		if c.Exclusive {
-			r.ExclusiveContacts++
-			exclusive = append(exclusive, c.Orders)
-		}
+	if tl == nil {
+		tl = &tallies{}
+	}
+	exclusive, attributed := tl.exclusive, tl.attributed
+	r.Contacts, r.ExclusiveContacts = tl.contacts, len(tl.exclusive)
+	if tl.evidence != nil {
+		r.Evidence = tl.evidence
 	}
 	if st.fitted {
 		r.LeakProbability, r.PValue = &st.q, &st.p
@@ -235,7 +267,7 @@ func judge(p canary.Party, col *column, twins []string, contacts []ContactResult
 		}
 	}
 	switch {
-	case disjointSets(exclusive) >= 2:
+	case disjointSets(exclusive, 2) >= 2:
 		r.Verdict, r.Basis = VerdictLeaked, BasisExclusive
 		r.Explanation = fmt.Sprintf("%d contacts on different orders reached email tokens or order numbers that only %s had been shown", r.ExclusiveContacts, p.Name)
 	case len(twins) > 0:
@@ -296,21 +328,25 @@ func observed(col *column, in Input) int {
 	return n
 }
 
-// disjointSets counts contacts whose order sets share no order, greedily:
-// two contacts about the same order record may be one leak seen twice.
-func disjointSets(sets [][]string) int {
-	// Smallest first, so one contact about a whole account's orders does not
-	// hide two contacts about one order each.
+// disjointSets counts, up to need, contacts whose order sets share no
+// order: two contacts about the same order record may be one leak seen
+// twice. Smallest sets first, so one contact about a whole account's orders
+// does not hide two contacts about one order each.
+func disjointSets(sets [][]string, need int) int {
 	sets = slices.Clone(sets)
 	slices.SortStableFunc(sets, func(a, b []string) int { return len(a) - len(b) })
-	var used []string
+	used := map[string]bool{}
 	n := 0
 	for _, s := range sets {
-		if len(s) == 0 || slices.ContainsFunc(s, func(o string) bool { return slices.Contains(used, o) }) {
+		if len(s) == 0 || slices.ContainsFunc(s, func(o string) bool { return used[o] }) {
 			continue
 		}
-		used = append(used, s...)
-		n++
+		for _, o := range s {
+			used[o] = true
+		}
+		if n++; n >= need {
+			break
+		}
 	}
 	return n
 }

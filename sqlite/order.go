@@ -331,8 +331,11 @@ func (tx *Tx) createOrder(ctx context.Context, spec OrderSpec) (*canary.Order, [
 				return nil, nil, err
 			}
 		}
-	} else if len(spec.Facts) > 0 || spec.Courier != "" {
-		return nil, nil, canary.Invalidf("order %s: facts and a courier need a placed time (placed_at)", row.Ref)
+	} else if len(spec.Facts) > 0 || !spec.ShippedAt.IsZero() {
+		// A courier alone is the planned one (from `plan`): it lets orders on
+		// one path share a number; it is recorded as shown the label only
+		// when `order shipped` says so.
+		return nil, nil, canary.Invalidf("order %s: facts and a shipping time need a placed time (placed_at)", row.Ref)
 	}
 	if err := tx.extraExposures(ctx, inv, row, spec.Exposures, spec.CreateParties); err != nil {
 		return nil, nil, err
