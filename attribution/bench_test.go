@@ -2,8 +2,8 @@ package attribution_test
 
 import (
 	"fmt"
-	"os"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 

@@ -96,7 +96,7 @@ func newAppWithClock(stdout, stderr io.Writer, now func() time.Time) *cli.App {
 			notBuilt("export", "evidence bundles"),
 			notBuilt("anchor", "chain heads for external timestamping"),
 			notBuilt("purge", "end-of-retention tombstones"),
-			notBuilt("plan", "designing the orders of an investigation"),
+			planCommand(e),
 		},
 	}
 }
