@@ -272,7 +272,7 @@ func judge(p canary.Party, col *column, twins []string, tl *tallies, in Input, s
 		r.Explanation = fmt.Sprintf("%d contacts on different orders reached email tokens or order numbers that only %s had been shown", r.ExclusiveContacts, p.Name)
 	case len(twins) > 0:
 		r.Verdict = VerdictIndistinguishable
-		r.Separate = separateHint(p.Name, twins)
+		r.Separate = separateHint(p.Name, twins, in.Parties)
 		r.Explanation = fmt.Sprintf("%s was shown exactly the same tokens as %s: no contact can tell them apart", p.Name, strings.Join(twins, ", "))
 	case st.rejected && r.OrdersExposed >= minStatisticalOrders:
 		r.Verdict, r.Basis = VerdictLeaked, BasisStatistical
@@ -351,7 +351,25 @@ func disjointSets(sets [][]string, need int) int {
 	return n
 }
 
-func separateHint(name string, twins []string) string {
-	return fmt.Sprintf("orders on which %s sees a token that %s does not (another courier or merchant on the same path, or a field only one of them is shown)",
-		name, strings.Join(twins, ", "))
+// separateHint names orders that would tell name from its twins: an order
+// on which name is, and a party of the twin's kind other than the twin.
+func separateHint(name string, twins []string, parties []canary.Party) string {
+	kind := map[string]canary.PartyKind{}
+	for _, p := range parties {
+		kind[p.Name] = p.Kind
+	}
+	var ideas []string
+	for _, tw := range twins {
+		for _, p := range parties {
+			if p.Kind == kind[tw] && p.Name != tw && p.Name != name && p.Kind != canary.KindPublic {
+				ideas = append(ideas, fmt.Sprintf("an order with %s and %s instead of %s", name, p.Name, tw))
+				break
+			}
+		}
+	}
+	if len(ideas) == 0 {
+		return fmt.Sprintf("orders on which %s sees a token that %s does not (another %s on the same path, or a field only one of them is shown, such as a fresh email registered in the courier's app)",
+			name, strings.Join(twins, ", "), kind[twins[0]])
+	}
+	return strings.Join(ideas, "; ") + "; or a field only one of them is shown, such as a fresh email registered in the courier's app"
 }
