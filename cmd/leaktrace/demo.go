@@ -52,6 +52,9 @@ func demoCommand(e *env) *cli.Command {
 			if err := d.run(); err != nil {
 				return err
 			}
+			// Report a month after the last contact, so that the silent orders
+			// count as observed.
+			d.advance(30)
 			rep, err := e.attribute(c.Context, db, attribution.Input{Now: d.clock, MinObservation: 30 * 24 * time.Hour})
 			if err != nil {
 				return err
