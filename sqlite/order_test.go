@@ -389,7 +389,7 @@ func TestOrderErrorsSayWhatToDo(t *testing.T) {
 		{"no platform", sqlite.OrderSpec{Investigation: invName}, canary.ErrInvalid, "platform"},
 		{"platform is a merchant", sqlite.OrderSpec{Investigation: invName, Platform: "Lens Pharmacy"}, canary.ErrInvalid, "not a platform"},
 		{"bad payment", sqlite.OrderSpec{Investigation: invName, Platform: "ShopA", Payment: "bitcoin"}, canary.ErrInvalid, "prepaid or cod"},
-		{"courier without placing", sqlite.OrderSpec{Investigation: invName, Platform: "ShopA", Courier: "FastExpress"}, canary.ErrInvalid, "placed"},
+		{"shipping time without placing", sqlite.OrderSpec{Investigation: invName, Platform: "ShopA", Courier: "FastExpress", ShippedAt: f.clock.now}, canary.ErrInvalid, "placed"},
 		{"facts without placing", sqlite.OrderSpec{Investigation: invName, Platform: "ShopA", Facts: []sqlite.Fact{{canary.FactItem, "lipstick"}}}, canary.ErrInvalid, "placed"},
 		{"bad price", sqlite.OrderSpec{Investigation: invName, Platform: "ShopA", PlacedAt: f.clock.now, Facts: []sqlite.Fact{{canary.FactPrice, "cheap"}}}, canary.ErrInvalid, "price"},
 		{"short order number", sqlite.OrderSpec{Investigation: invName, Platform: "ShopA", PlacedAt: f.clock.now, Facts: []sqlite.Fact{{canary.FactOrderNo, "12"}}}, canary.ErrInvalid, "too short"},
@@ -858,5 +858,25 @@ func TestAttachments(t *testing.T) {
 	b, err := f.db.RawObject(ctx, f.attSHA)
 	if err != nil || string(b) != "\x89PNG label bytes" {
 		t.Fatalf("RawObject(label)=%q, %v", b, err)
+	}
+}
+
+// A plan names the courier before the order is placed: the order is
+// created, and the courier is shown nothing until `order shipped`.
+func TestPlannedCourierIsNotAnExposure(t *testing.T) {
+	f := newFixture(t, 5)
+	o, _, err := f.db.CreateOrder(context.Background(), sqlite.OrderSpec{Investigation: invName, Platform: "ShopA", Merchant: "Lens Pharmacy", Courier: "FastExpress"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Stage() != "created" || o.Courier != "" {
+		t.Fatalf("stage=%q courier=%q, want created and no courier yet", o.Stage(), o.Courier)
+	}
+	for _, tok := range o.Tokens {
+		for _, e := range tok.Exposures {
+			if e.Party == "FastExpress" {
+				t.Fatalf("token %s exposed to the planned courier before shipping", tok.Field)
+			}
+		}
 	}
 }

@@ -382,7 +382,7 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		{"unknown party", []string{"order", "new", "--investigation", "q4", "--platform", "NoSuchShop"}, "leaktrace party add"},
 		{"bad price", []string{"order", "placed", "o-1", "--at", c.at(time.Minute), "--fact", "price=cheap"}, "price"},
 		{"mark unknown contact", []string{"contact", "mark", "999", "scam"}, "999"},
-		{"not built", []string{"serve", "--smtp", ":25"}, "not built yet"},
+		{"not built", []string{"anchor", "--investigation", "q4"}, "not built yet"},
 		{"placed in the future", []string{"order", "placed", "o-2", "--at", c.now.Add(48 * time.Hour).Format(time.RFC3339)}, "in the future"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -91,7 +91,7 @@ func newAppWithClock(stdout, stderr io.Writer, now func() time.Time) *cli.App {
 			attributeCommand(e),
 			verifyCommand(e),
 			demoCommand(e),
-			notBuilt("serve", "SMTP receiver, webhooks, dashboard and JSON API"),
+			serveCommand(e),
 			notBuilt("report", "attribution reports in md, html, pdf, json and csv (use `attribute` meanwhile)"),
 			notBuilt("export", "evidence bundles"),
 			notBuilt("anchor", "chain heads for external timestamping"),

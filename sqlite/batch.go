@@ -1,0 +1,214 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/leaktrace/leaktrace/canary"
+)
+
+var _ canary.ContactRecorder = (*Batcher)(nil)
+
+// ErrBatcherClosed is returned for contacts handed to a Batcher after Close.
+var ErrBatcherClosed = errors.New("contact writer is closed")
+
+// BatchOptions bound what one shared transaction holds.
+type BatchOptions struct {
+	MaxContacts int // contacts per transaction (default 256)
+	MaxBytes    int // raw bytes per transaction (default 32 MiB)
+}
+
+// Batcher is the one place where several contacts share a transaction:
+// a single writer goroutine takes every contact that arrived while the
+// previous commit was being made durable and commits them together (group
+// commit). Each contact runs in its own savepoint with the same SQL as
+// RecordContact, so one bad contact fails alone, and RecordContact returns
+// only once the transaction holding its contact has committed.
+type Batcher struct {
+	db   *DB
+	log  *slog.Logger
+	opts BatchOptions
+	reqs chan *batchReq
+	done chan struct{}
+
+	mu     sync.RWMutex
+	closed bool
+}
+
+type batchReq struct {
+	ctx  context.Context
+	key  string
+	c    *canary.Contact
+	raw  []byte
+	id   int64
+	dup  bool
+	err  error
+	done chan struct{}
+}
+
+// NewBatcher starts the writer goroutine. Close stops it after the
+// contacts already handed over are committed.
+func (d *DB) NewBatcher(log *slog.Logger, opts BatchOptions) *Batcher {
+	if opts.MaxContacts <= 0 {
+		opts.MaxContacts = 256
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 32 << 20
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := &Batcher{db: d, log: log, opts: opts, reqs: make(chan *batchReq, opts.MaxContacts), done: make(chan struct{})}
+	go b.run()
+	return b
+}
+
+// RecordContact hands the contact to the writer and waits until it is
+// durably committed (or failed). When ctx ends first, the contact may still
+// be committed; the caller must then treat it as not acknowledged, and a
+// retry of the same bytes is recognised as a duplicate.
+func (b *Batcher) RecordContact(ctx context.Context, c *canary.Contact, raw []byte) (int64, bool, error) {
+	return b.RecordContactKeyed(ctx, "", c, raw)
+}
+
+// RecordContactKeyed is RecordContact with an idempotency key (such as
+// "twilio:sms:SM…"): a contact whose key is already held is a duplicate of
+// the contact recorded under it, whatever its bytes. Key and contact are
+// committed together.
+func (b *Batcher) RecordContactKeyed(ctx context.Context, key string, c *canary.Contact, raw []byte) (int64, bool, error) {
+	req := &batchReq{ctx: ctx, key: key, c: c, raw: raw, done: make(chan struct{})}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return 0, false, ErrBatcherClosed
+	}
+	select {
+	case b.reqs <- req:
+		b.mu.RUnlock()
+	case <-ctx.Done():
+		b.mu.RUnlock()
+		return 0, false, fmt.Errorf("queue contact: %w", ctx.Err())
+	}
+	select {
+	case <-req.done:
+		return req.id, req.dup, req.err
+	case <-ctx.Done():
+		return 0, false, fmt.Errorf("wait for commit: %w", ctx.Err())
+	}
+}
+
+// Close commits what was handed over and stops the writer.
+func (b *Batcher) Close() error {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.reqs)
+	}
+	b.mu.Unlock()
+	<-b.done
+	return nil
+}
+
+func (b *Batcher) run() {
+	defer close(b.done)
+	for first := range b.reqs {
+		batch := []*batchReq{first}
+		size := len(first.raw)
+	fill:
+		for len(batch) < b.opts.MaxContacts && size < b.opts.MaxBytes {
+			select {
+			case r, ok := <-b.reqs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+				size += len(r.raw)
+			default:
+				break fill
+			}
+		}
+		b.commit(batch)
+	}
+}
+
+// commit writes one batch in one transaction. The transaction does not use
+// any caller's context: a contact whose caller gave up is skipped, the
+// others must not be cut off half-way.
+func (b *Batcher) commit(batch []*batchReq) {
+	defer func() {
+		for _, r := range batch {
+			close(r.done)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	fail := func(err error) {
+		for _, r := range batch {
+			if r.err == nil {
+				r.err, r.id, r.dup = err, 0, false
+			}
+		}
+		b.log.Error("contact batch not committed", "contacts", len(batch), "err", err)
+	}
+	tx, err := b.db.begin(ctx)
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer tx.Rollback()
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = fmt.Errorf("contact abandoned before commit: %w", err)
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT contact`); err != nil {
+			fail(fmt.Errorf("begin savepoint: %w", err))
+			return
+		}
+		r.id, r.dup, r.err = tx.recordKeyed(ctx, r.key, r.c, r.raw)
+		if r.err != nil {
+			r.id, r.dup, r.c.ID = 0, false, 0
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO contact`); err != nil {
+				fail(fmt.Errorf("roll back savepoint: %w", err))
+				return
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE contact`); err != nil {
+			fail(fmt.Errorf("release savepoint: %w", err))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("commit contacts: %w", err))
+		return
+	}
+	b.log.Debug("contact batch committed", "contacts", len(batch), "elapsed", time.Since(start))
+}
+
+// recordKeyed records a contact unless its key is already held.
+func (tx *Tx) recordKeyed(ctx context.Context, key string, c *canary.Contact, raw []byte) (int64, bool, error) {
+	if key != "" {
+		var id int64
+		switch err := tx.QueryRowContext(ctx, `SELECT contact_id FROM contact_keys WHERE key = ?`, key).Scan(&id); {
+		case err == nil:
+			c.ID = id
+			return id, true, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return 0, false, fmt.Errorf("check contact key: %w", err)
+		}
+	}
+	id, dup, err := tx.recordContact(ctx, c, raw)
+	if err != nil || key == "" {
+		return id, dup, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO contact_keys (key, contact_id, added_at) VALUES (?, ?, ?)`, key, id, fmtTime(tx.now)); err != nil {
+		return 0, false, mapErr(err, "store contact key")
+	}
+	return id, dup, nil
+}

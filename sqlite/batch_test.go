@@ -1,0 +1,138 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/leaktrace/leaktrace/canary"
+	"github.com/leaktrace/leaktrace/sqlite"
+)
+
+func openBatchDB(tb testing.TB) *sqlite.DB {
+	tb.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "b.db"), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Concurrent callers share transactions; each gets its own contact, and
+// identical bytes (within a batch or across batches) are one contact.
+func TestBatcherConcurrent(t *testing.T) {
+	db := openBatchDB(t)
+	b := db.NewBatcher(nil, sqlite.BatchOptions{MaxContacts: 7})
+	const callers, each = 16, 20
+	ids := make([][]int64, callers)
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range each {
+				raw := fmt.Appendf(nil, "message %d-%d", i, j)
+				if j == 0 {
+					raw = []byte("the same bytes from everyone")
+				}
+				c := &canary.Contact{Channel: canary.ChannelEmail, Source: "test"}
+				id, _, err := b.RecordContact(context.Background(), c, raw)
+				if err != nil {
+					errs <- err
+					return
+				}
+				ids[i] = append(ids[i], id)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := db.Contacts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(cs), callers*(each-1)+1; got != want {
+		t.Fatalf("contacts=%d, want %d", got, want)
+	}
+	first := ids[0][0]
+	for i := range callers {
+		if ids[i][0] != first {
+			t.Fatalf("caller %d got contact %d for the shared bytes, want %d", i, ids[i][0], first)
+		}
+	}
+	rep, err := db.Verify(context.Background(), "")
+	if err != nil || !rep.OK {
+		t.Fatalf("verify=%+v (%v), want OK", rep, err)
+	}
+	if _, _, err := b.RecordContact(context.Background(), &canary.Contact{Channel: canary.ChannelEmail, Source: "late"}, []byte("x")); !errors.Is(err, sqlite.ErrBatcherClosed) {
+		t.Fatalf("after Close: err=%v, want ErrBatcherClosed", err)
+	}
+}
+
+// A contact that fails leaves the others of its batch committed.
+func TestBatcherFailureIsolated(t *testing.T) {
+	db := openBatchDB(t)
+	b := db.NewBatcher(nil, sqlite.BatchOptions{})
+	defer b.Close()
+	var wg sync.WaitGroup
+	results := make([]error, 10)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ch := canary.ChannelEmail
+			if i%3 == 0 {
+				ch = "carrier-pigeon" // refused by the schema's CHECK
+			}
+			_, _, results[i] = b.RecordContact(context.Background(), &canary.Contact{Channel: ch, Source: "test"}, fmt.Appendf(nil, "m%d", i))
+		}()
+	}
+	wg.Wait()
+	stored := 0
+	for i, err := range results {
+		if (i%3 == 0) != (err != nil) {
+			t.Fatalf("contact %d: err=%v", i, err)
+		}
+		if err == nil {
+			stored++
+		}
+	}
+	cs, err := db.Contacts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != stored {
+		t.Fatalf("contacts=%d, want %d", len(cs), stored)
+	}
+}
+
+// A key already held makes a delivery a duplicate, whatever its bytes.
+func TestBatcherKeyed(t *testing.T) {
+	db := openBatchDB(t)
+	b := db.NewBatcher(nil, sqlite.BatchOptions{})
+	defer b.Close()
+	ctx := context.Background()
+	id1, dup1, err := b.RecordContactKeyed(ctx, "twilio:sms:SM1", &canary.Contact{Channel: canary.ChannelSMS, Source: "t"}, []byte("first delivery"))
+	if err != nil || dup1 {
+		t.Fatalf("first: dup=%v err=%v", dup1, err)
+	}
+	id2, dup2, err := b.RecordContactKeyed(ctx, "twilio:sms:SM1", &canary.Contact{Channel: canary.ChannelSMS, Source: "t"}, []byte("retry, other headers"))
+	if err != nil || !dup2 || id2 != id1 {
+		t.Fatalf("retry: id=%d dup=%v err=%v, want duplicate of %d", id2, dup2, err, id1)
+	}
+	cs, _ := db.Contacts(ctx)
+	if len(cs) != 1 {
+		t.Fatalf("contacts=%d, want 1", len(cs))
+	}
+}
