@@ -226,42 +226,10 @@ func phoneCommand(e *env) *cli.Command {
 				fmt.Fprintf(e.stdout, "%d numbers imported; in quarantine until %s\n", res.Imported, res.QuarantineUntil.Format(time.DateOnly))
 				return nil
 			}),
-		}, {
-			Name:  "list",
-			Usage: "list the pool and each number's state",
-			Action: e.withDB(func(c *cli.Context, db *sqlite.DB) error {
-				ps, err := db.Phones(c.Context)
-				if err != nil {
-					return err
-				}
-				now := e.now()
-				state := func(p canary.Phone) string {
-					switch {
-					case !p.RetiredAt.IsZero():
-						return "retired"
-					case now.Before(p.QuarantineUntil):
-						return "quarantine until " + p.QuarantineUntil.Format(time.DateOnly)
-					case p.BoundTo != "":
-						return "in use"
-					}
-					return "free"
-				}
-				if c.Bool("json") {
-					out := []map[string]any{}
-					for _, p := range ps {
-						out = append(out, map[string]any{"number": p.E164, "provider": p.Provider, "label": p.Label, "state": state(p), "tokens": p.Orders})
-					}
-					return writeJSON(e.stdout, map[string]any{"phones": out})
-				}
-				t := &table{}
-				t.add("NUMBER", "PROVIDER", "LABEL", "STATE", "TOKENS")
-				for _, p := range ps {
-					t.add(p.E164, orDash(p.Provider), orDash(p.Label), state(p), fmt.Sprint(p.Orders))
-				}
-				t.write(e.stdout)
-				return nil
-			}),
-		}},
+		},
+			phoneListCommand(e),
+			phoneRetireCommand(e),
+		},
 	}
 }
 
