@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +70,54 @@ func BenchmarkAttribute10kOrders1MContacts(b *testing.B) {
 		if len(rep.Contacts) != 1_000_000 {
 			b.Fatalf("contacts=%d", len(rep.Contacts))
 		}
+	}
+}
+
+// matchUniverse is an investigation of 500 orders: 3,000 tokens.
+func matchUniverse() *canary.Universe {
+	u := &canary.Universe{Investigations: []canary.Investigation{{Name: "vn", Locale: canary.LocaleVietnam, Secret: make([]byte, 32)}},
+		Domains: []canary.Domain{{Name: "canary.example"}}}
+	r := rand.New(rand.NewPCG(3, 4))
+	given := []string{"linh", "lan", "huong", "trang", "ha", "mai", "anh", "thao", "ngoc", "hanh"}
+	var id int64
+	add := func(kind canary.TokenKind, field, value, key, greet string, unique bool) {
+		id++
+		u.Tokens = append(u.Tokens, canary.Token{ID: id, Investigation: "vn", Order: "o", Orders: []string{"o"}, Kind: kind,
+			Field: field, Value: value, Key: key, GreetKey: greet, Unique: unique})
+	}
+	for i := range 500 {
+		g := fmt.Sprintf("%s%d", given[i%len(given)], i)
+		add(canary.TokenEmail, "chat email", g+".tran.abcdefg@canary.example", g+".tran.abcdefg@canary.example", "", false)
+		add(canary.TokenPhone, "shipping phone", fmt.Sprintf("+849120%05d", i), fmt.Sprintf("+849120%05d", i), "", false)
+		add(canary.TokenName, "shipping name", "Trần Thị "+g, "tran thi "+g, g, false)
+		add(canary.TokenFact, "price", "", fmt.Sprintf("VND %d", 100000+1000*r.IntN(500)), "", false)
+		add(canary.TokenFact, "order_no", "", fmt.Sprintf("2610%06dvn", i), "", true)
+		add(canary.TokenFact, "item", "", fmt.Sprintf("kem chong nang loai %d", i), "", false)
+	}
+	return u
+}
+
+func benchText(size int) string {
+	para := "Chào chị Linh7, đơn hàng 2610000007VN (Kem chống nắng loại 7) giá 459.000đ của chị giao không thành công. " +
+		"Vui lòng gọi 0912 000 007 hoặc truy cập https://example.com/track?id=123456 để xác nhận địa chỉ trong 24h. " +
+		"王女士您好，您购买的隐形眼镜 月抛 2片，金额68.5元，订单号2611011234。Dear customer, your parcel is held. "
+	var b strings.Builder
+	for b.Len() < size {
+		b.WriteString(para)
+	}
+	return b.String()[:size]
+}
+
+func BenchmarkMatch(b *testing.B) {
+	m := attribution.NewMatcher(matchUniverse())
+	for _, size := range []int{2 << 10, 100 << 10} {
+		text := benchText(size)
+		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for range b.N {
+				m.Match(attribution.Observation{Texts: []attribution.Text{{Text: text, How: canary.HowBody}}})
+			}
+		})
 	}
 }

@@ -39,15 +39,16 @@ type Observation struct {
 // NewMatcher; it is read-only afterwards and safe for concurrent use.
 type Matcher struct {
 	tokens     []*canary.Token
+	byID       map[int64]*canary.Token
 	emails     map[string][]*canary.Token
 	phones     map[string][]*canary.Token
-	names      []*canary.Token
+	names      *phraseIndex
 	greetings  map[string][]*canary.Token
 	addresses  map[string][]*canary.Token
 	prices     map[string][]*canary.Token
 	uniqueFact map[string][]*canary.Token
 	placed     map[string][]*canary.Token
-	otherFacts []*canary.Token
+	otherFacts *phraseIndex
 	domains    map[string]bool // catch-all canary domains
 	plusBases  map[string]bool // "me@gmail.com" of plus-style users
 	pool       map[string]bool
@@ -63,18 +64,19 @@ func NewMatcher(u *canary.Universe) *Matcher {
 		greetings: map[string][]*canary.Token{}, addresses: map[string][]*canary.Token{},
 		prices: map[string][]*canary.Token{}, uniqueFact: map[string][]*canary.Token{},
 		placed: map[string][]*canary.Token{}, domains: map[string]bool{}, plusBases: map[string]bool{},
-		pool: map[string]bool{},
+		pool: map[string]bool{}, names: newPhraseIndex(), otherFacts: newPhraseIndex(), byID: map[int64]*canary.Token{},
 	}
 	for i := range u.Tokens {
 		t := &u.Tokens[i]
 		m.tokens = append(m.tokens, t)
+		m.byID[t.ID] = t
 		switch t.Kind {
 		case canary.TokenEmail:
 			m.emails[t.Key] = append(m.emails[t.Key], t)
 		case canary.TokenPhone:
 			m.phones[t.Key] = append(m.phones[t.Key], t)
 		case canary.TokenName:
-			m.names = append(m.names, t)
+			m.names.add(t.Key, t)
 			if t.GreetKey != "" {
 				m.greetings[t.GreetKey] = append(m.greetings[t.GreetKey], t)
 			}
@@ -89,7 +91,7 @@ func NewMatcher(u *canary.Universe) *Matcher {
 			case t.Field == canary.FactPlacedAt:
 				m.placed[t.Key] = append(m.placed[t.Key], t)
 			default:
-				m.otherFacts = append(m.otherFacts, t)
+				m.otherFacts.add(t.Key, t)
 			}
 		}
 	}
@@ -252,16 +254,23 @@ func (m *Matcher) text(c *collector, t Text) {
 	if t.Text == "" {
 		return
 	}
+	folded := norm.Fold(t.Text)
 	// Addresses written in a body were not necessarily reached; a canary
 	// address quoted in the body still proves the sender held it.
-	for _, a := range emailRE.FindAllString(norm.Fold(t.Text), -1) {
-		m.email(c, a, t.How, false)
+	if strings.IndexByte(folded, '@') >= 0 {
+		for _, a := range emailRE.FindAllString(folded, -1) {
+			m.email(c, a, t.How, false)
+		}
 	}
-	m.phonesIn(c, t)
-	folded := norm.Fold(t.Text)
+	// Each finder is skipped when nothing of its kind was issued, and the
+	// number finders when the text has no digit at all.
+	digits := strings.ContainsAny(folded, "0123456789")
+	if digits && len(m.phones) > 0 {
+		m.phonesIn(c, t)
+	}
 	m.namesIn(c, t, folded)
 	m.codesIn(c, t, folded)
-	m.factsIn(c, t, folded)
+	m.factsIn(c, t, folded, digits)
 }
 
 func (m *Matcher) phonesIn(c *collector, t Text) {
@@ -288,28 +297,64 @@ func (m *Matcher) phonesIn(c *collector, t Text) {
 // is a greeting ("chị Linh", "Dear Linda"); Chinese puts the title after
 // the surname ("王女士").
 var (
-	greetBefore = regexp.MustCompile(`(?:^|[^\p{L}])(chi|anh|em|co|chu|bac|ban|quy khach|kinh gui|chao|xin chao|dear|hi|hello|hey|mr\.?|ms\.?|mrs\.?|miss)\s+(\p{L}+)`)
-	greetAfter  = regexp.MustCompile(`(\p{Han})(女士|先生|小姐|姐|哥|老师|同学|阿姨)`)
+	greetOne = set("chi", "anh", "em", "co", "chu", "bac", "ban", "chao", "dear", "hi", "hello", "hey", "mr", "ms", "mrs", "miss")
+	greetTwo = set("quy khach", "kinh gui", "xin chao")
+
+	greetAfter = regexp.MustCompile(`(\p{Han})(女士|先生|小姐|姐|哥|老师|同学|阿姨)`)
 )
 
-func (m *Matcher) namesIn(c *collector, t Text, folded string) {
-	for _, tok := range m.names {
-		if i := indexWord(folded, tok.Key); i >= 0 {
-			c.add(tok, t.How, excerptAt(folded, i, len(tok.Key)), false)
+func set(words ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}
+
+// wordSpans returns the byte spans of the Latin words of folded text.
+func wordSpans(s string) [][2]int {
+	var out [][2]int
+	start := -1
+	for i, r := range s {
+		if isWordRune(r) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 {
+			out = append(out, [2]int{start, i})
+			start = -1
 		}
 	}
-	// Greetings chain ("chao chi Linh"): after each match, look again from
-	// the greeted word, so "chi Linh" is found after "chao chi".
-	for off := 0; off < len(folded); {
-		g := greetBefore.FindStringSubmatchIndex(folded[off:])
-		if g == nil {
-			break
+	if start >= 0 {
+		out = append(out, [2]int{start, len(s)})
+	}
+	return out
+}
+
+func (m *Matcher) namesIn(c *collector, t Text, folded string) {
+	m.names.find(folded, func(p phrase, at int) {
+		c.add(p.tok, t.How, folded[at:at+len(p.key)], false)
+	})
+	if len(m.greetings) == 0 {
+		return
+	}
+	// A greeting is a title word followed by the greeted word. Titles chain
+	// ("xin chao chi Linh"), so every word after a title is tried.
+	words := wordSpans(folded)
+	for i := 0; i+1 < len(words); i++ {
+		w := folded[words[i][0]:words[i][1]]
+		n := 1
+		if i+2 < len(words) && greetTwo[w+" "+folded[words[i+1][0]:words[i+1][1]]] {
+			n = 2
+		} else if !greetOne[w] {
+			continue
 		}
-		word := folded[off+g[4] : off+g[5]]
-		for _, tok := range m.greetings[word] {
-			c.add(tok, canary.HowGreeting, folded[off+g[2]:off+g[5]], false)
+		g := words[i+n]
+		for _, tok := range m.greetings[folded[g[0]:g[1]]] {
+			c.add(tok, canary.HowGreeting, folded[words[i][0]:g[1]], false)
 		}
-		off += g[4]
 	}
 	for _, g := range greetAfter.FindAllStringSubmatchIndex(folded, -1) {
 		for _, tok := range m.greetings[folded[g[2]:g[3]]] {
@@ -323,10 +368,7 @@ func (m *Matcher) namesIn(c *collector, t Text, folded string) {
 // names repeat across investigations, full names and addresses do not.
 func (m *Matcher) resolveGreetings(c *collector) {
 	var invs []string
-	byID := map[int64]*canary.Token{}
-	for _, t := range m.tokens {
-		byID[t.ID] = t
-	}
+	byID := m.byID
 	for _, mt := range c.res.Matches {
 		if mt.How != canary.HowGreeting && !mt.Partial {
 			if t := byID[mt.TokenID]; t != nil && !slices.Contains(invs, t.Investigation) {
@@ -356,6 +398,7 @@ func (m *Matcher) resolveGreetings(c *collector) {
 }
 
 func (m *Matcher) codesIn(c *collector, t Text, folded string) {
+	// Address codes always mix letters and digits.
 	if len(m.addresses) == 0 {
 		return
 	}
@@ -366,18 +409,27 @@ func (m *Matcher) codesIn(c *collector, t Text, folded string) {
 	}
 }
 
+func idRuns(folded string, any bool) []string {
+	if !any {
+		return nil
+	}
+	return idRunRE.FindAllString(folded, -1)
+}
+
 var idRunRE = regexp.MustCompile(`[a-z0-9]*[0-9][a-z0-9]*(?:[ \-][a-z0-9]*[0-9][a-z0-9]*)*`)
 
-func (m *Matcher) factsIn(c *collector, t Text, folded string) {
-	for _, pm := range norm.FindPrices(t.Text) {
-		for _, tok := range m.prices[pm.Price.Key()] {
-			c.add(tok, canary.HowFact, pm.Text, false)
+func (m *Matcher) factsIn(c *collector, t Text, folded string, digits bool) {
+	if digits && len(m.prices) > 0 {
+		for _, pm := range norm.FindPrices(t.Text) {
+			for _, tok := range m.prices[pm.Price.Key()] {
+				c.add(tok, canary.HowFact, pm.Text, false)
+			}
 		}
 	}
 	// Order and tracking numbers are written whole or in groups ("2610 1200
 	// 01VN"); try every run of adjacent groups, so neighbours such as a time
 	// after the number do not hide it.
-	for _, run := range idRunRE.FindAllString(folded, -1) {
+	for _, run := range idRuns(folded, digits && len(m.uniqueFact) > 0) {
 		groups := strings.FieldsFunc(run, func(r rune) bool { return r == ' ' || r == '-' })
 		for i := range groups {
 			key := ""
@@ -391,7 +443,7 @@ func (m *Matcher) factsIn(c *collector, t Text, folded string) {
 			}
 		}
 	}
-	if len(m.placed) > 0 {
+	if digits && len(m.placed) > 0 {
 		for _, loc := range m.locales {
 			for _, dm := range norm.FindDateTimes(t.Text, loc) {
 				if dm.Month <= 0 || dm.Day <= 0 || dm.Hour < 0 || dm.Minute < 0 {
@@ -407,12 +459,9 @@ func (m *Matcher) factsIn(c *collector, t Text, folded string) {
 			}
 		}
 	}
-	compact := strings.ReplaceAll(folded, " ", "")
-	for _, tok := range m.otherFacts {
-		if indexWord(folded, tok.Key) >= 0 || (hasHan(tok.Key) && strings.Contains(compact, strings.ReplaceAll(tok.Key, " ", ""))) {
-			c.add(tok, canary.HowFact, tok.Value, false)
-		}
-	}
+	m.otherFacts.find(folded, func(p phrase, at int) {
+		c.add(p.tok, canary.HowFact, p.tok.Value, false)
+	})
 }
 
 // placedMatches compares a quoted date and time with a placed_at key
@@ -435,26 +484,6 @@ func hasHan(s string) bool {
 		}
 	}
 	return false
-}
-
-// indexWord finds key in s where it is not part of a longer Latin word or
-// number; Chinese has no spaces, so Han keys match anywhere.
-func indexWord(s, key string) int {
-	if key == "" {
-		return -1
-	}
-	for off := 0; ; {
-		i := strings.Index(s[off:], key)
-		if i < 0 {
-			return -1
-		}
-		i += off
-		end := i + len(key)
-		if boundary(s, i, end) {
-			return i
-		}
-		off = i + 1
-	}
 }
 
 func boundary(s string, start, end int) bool {
@@ -481,8 +510,4 @@ func firstRune(s string) rune {
 func lastRune(s string) rune {
 	r, _ := utf8.DecodeLastRuneInString(s)
 	return r
-}
-
-func excerptAt(s string, i, n int) string {
-	return s[i : i+n]
 }

@@ -131,12 +131,18 @@ func ParsePrice(s string) (Price, error) {
 func FindPrices(text string) []PriceMention {
 	st := newScanText(text)
 	var out []PriceMention
-	for _, m := range findAll(priceRe, st.s, func(m []int) bool { return priceBoundaries(st.s, m) }) {
+	for _, m := range findNumeric(st.s, func(m []int) bool { return priceBoundaries(st.s, m) }) {
 		p, err := priceFromMatch(st.s, m)
 		if err != nil {
 			continue
 		}
 		start, end := st.orig(m[0], m[1])
+		// A match that begins or ends inside one written character (½
+		// folds to 1⁄2) is not what the text says: keep only mentions that
+		// read back as the same price.
+		if again, err := ParsePrice(text[start:end]); err != nil || again != p {
+			continue
+		}
 		out = append(out, PriceMention{Price: p, Text: text[start:end], Start: start, End: end})
 	}
 	return out
@@ -146,10 +152,86 @@ func FindPrices(text string) []PriceMention {
 // refused match the search resumes one code point after where it began, so
 // a refused match cannot hide an accepted one that overlaps it. The patterns
 // passed here use no anchors, which would misread the restarted search.
+// findAll finds the matches of re in s that ok accepts; a rejected match is
+// retried one character later.
 func findAll(re *regexp.Regexp, s string, ok func(m []int) bool) [][]int {
+	return findInWindow(re, s, 0, len(s), ok)
+}
+
+// Anchored pieces of the price grammar, tried only where a number starts:
+// Go's regexp backtracker costs the input's length times the program's size
+// for every start position, which over a long mail body made a plain search
+// the slowest part of matching.
+var (
+	priceAfterRe  = regexp.MustCompile(`^(?:` + priceSuffix + `|` + priceWord + `)`)
+	pricePrefixRe = regexp.MustCompile(`(us\$|rmb|cny|usd|eur|gbp|vnđ|vnd|\$|¥|€|£|₫) ?$`)
+	priceNumRe    = regexp.MustCompile(`^` + priceNum)
+)
+
+// findNumeric finds price matches, in priceRe's group numbering, at the
+// start of every run of digits: a currency mark before it, or a suffix form
+// from it.
+func findNumeric(s string, ok func(m []int) bool) [][]int {
 	var out [][]int
-	for pos := 0; pos < len(s); {
-		m := re.FindStringSubmatchIndex(s[pos:])
+	last := 0
+	for i := 0; i < len(s); i++ {
+		if !isASCIIDigit(rune(s[i])) || i < last || (i > 0 && isASCIIDigit(rune(s[i-1]))) {
+			continue
+		}
+		if m := priceAt(s, i, last, ok); m != nil {
+			out = append(out, m)
+			last = m[1]
+		}
+	}
+	return out
+}
+
+// priceAt returns the price match whose number starts at i that ok
+// accepts, a currency mark before the number first, or nil.
+func priceAt(s string, i, last int, ok func(m []int) bool) []int {
+	blank := func() []int {
+		m := make([]int, 2*(pmWordMul+1))
+		for k := range m {
+			m[k] = -1
+		}
+		return m
+	}
+	lo := max(last, i-8)
+	if p := pricePrefixRe.FindStringSubmatchIndex(s[lo:i]); p != nil {
+		if n := priceNumRe.FindStringIndex(s[i:]); n != nil {
+			m := blank()
+			m[0], m[1] = lo+p[0], i+n[1]
+			m[2*pmPreCur], m[2*pmPreCur+1] = lo+p[2], lo+p[3]
+			m[2*pmPreNum], m[2*pmPreNum+1] = i, i+n[1]
+			if ok(m) {
+				return m
+			}
+		}
+	}
+	m := blank()
+	a := priceAfterRe.FindStringSubmatchIndex(s[i:min(len(s), i+96)])
+	if a == nil {
+		return nil
+	}
+	m[0], m[1] = i+a[0], i+a[1]
+	// priceAfterRe's groups are priceRe's from pmSufNum on.
+	for k := 1; 2*k+1 < len(a); k++ {
+		if a[2*k] >= 0 {
+			m[2*(pmSufNum+k-1)], m[2*(pmSufNum+k-1)+1] = i+a[2*k], i+a[2*k+1]
+		}
+	}
+	if !ok(m) {
+		return nil
+	}
+	return m
+}
+
+// findInWindow finds the matches of re in s[lo:hi] that ok accepts, with
+// offsets into s. A rejected match is retried one character later.
+func findInWindow(re *regexp.Regexp, s string, lo, hi int, ok func(m []int) bool) [][]int {
+	var out [][]int
+	for pos := lo; pos < hi; {
+		m := re.FindStringSubmatchIndex(s[pos:hi])
 		if m == nil {
 			break
 		}

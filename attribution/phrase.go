@@ -1,0 +1,96 @@
+package attribution
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/leaktrace/leaktrace/canary"
+)
+
+// phraseIndex finds folded keys (names, item names) in folded text in one
+// pass: keys are filed under their first unit, a Latin word or a Han
+// character, and only positions that start such a unit are tried. Chinese
+// keys also match with their spaces removed, since Chinese text rarely has
+// them.
+type phraseIndex struct {
+	byFirst map[string][]phrase
+}
+
+type phrase struct {
+	key string
+	tok *canary.Token
+}
+
+func newPhraseIndex() *phraseIndex { return &phraseIndex{byFirst: map[string][]phrase{}} }
+
+func (x *phraseIndex) add(key string, t *canary.Token) {
+	if key == "" {
+		return
+	}
+	x.byFirst[firstUnit(key)] = append(x.byFirst[firstUnit(key)], phrase{key, t})
+	if hasHan(key) && strings.Contains(key, " ") {
+		k := strings.ReplaceAll(key, " ", "")
+		x.byFirst[firstUnit(k)] = append(x.byFirst[firstUnit(k)], phrase{k, t})
+	}
+}
+
+func (x *phraseIndex) empty() bool { return len(x.byFirst) == 0 }
+
+func isHan(r rune) bool { return unicode.Is(unicode.Han, r) }
+
+func isWordRune(r rune) bool { return (unicode.IsLetter(r) || unicode.IsDigit(r)) && !isHan(r) }
+
+// firstUnit is the first Han character of s, or its first Latin word.
+func firstUnit(s string) string {
+	r, w := utf8.DecodeRuneInString(s)
+	if isHan(r) || !isWordRune(r) {
+		return s[:w]
+	}
+	end := len(s)
+	for i, r := range s {
+		if !isWordRune(r) {
+			end = i
+			break
+		}
+	}
+	return s[:end]
+}
+
+// find calls fn for every key found in folded, with its byte offset.
+func (x *phraseIndex) find(folded string, fn func(p phrase, at int)) {
+	prevWord := false
+	for i := 0; i < len(folded); {
+		r, w := utf8.DecodeRuneInString(folded[i:])
+		var unit string
+		switch {
+		case isHan(r):
+			unit = folded[i : i+w]
+			prevWord = false
+		case isWordRune(r) && !prevWord:
+			j := i + w
+			for j < len(folded) {
+				r2, w2 := utf8.DecodeRuneInString(folded[j:])
+				if !isWordRune(r2) {
+					break
+				}
+				j += w2
+			}
+			unit = folded[i:j]
+			prevWord = true
+		default:
+			prevWord = isWordRune(r)
+			if !isWordRune(r) {
+				unit = folded[i : i+w]
+			}
+		}
+		if unit != "" {
+			for _, p := range x.byFirst[unit] {
+				if strings.HasPrefix(folded[i:], p.key) && boundary(folded, i, i+len(p.key)) {
+					fn(p, i)
+				}
+			}
+		}
+		i += w
+	}
+}
