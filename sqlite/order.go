@@ -422,26 +422,12 @@ func (tx *Tx) checkPhoneSet(ctx context.Context, row *orderRow, t *canary.Token,
 // AddExposures records fields the order adds to the template (a fresh email
 // registered in the courier's app) or more parties shown a template field.
 func (d *DB) AddExposures(ctx context.Context, investigation, ref string, extra []ExtraExposure) (*canary.Order, error) {
-	tx, err := d.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	inv, row, err := tx.orderRow(ctx, investigation, ref)
-	if err != nil {
-		return nil, err
-	}
-	if row.Stage() == "abandoned" {
-		return nil, canary.Invalidf("order %s was abandoned: its tokens are controls and must stay unexposed", ref)
-	}
-	if err := tx.extraExposures(ctx, inv, row, extra, false); err != nil {
-		return nil, err
-	}
-	o, err := tx.loadOrder(ctx, inv, ref)
-	if err != nil {
-		return nil, err
-	}
-	return o, tx.Commit()
+	return d.changeOrder(ctx, investigation, ref, func(tx *Tx, inv *canary.Investigation, row *orderRow) error {
+		if row.Stage() == "abandoned" {
+			return canary.Invalidf("order %s was abandoned: its tokens are controls and must stay unexposed", ref)
+		}
+		return tx.extraExposures(ctx, inv, row, extra, false)
+	})
 }
 
 func (tx *Tx) issueExtra(ctx context.Context, o owner, x ExtraExposure) (*canary.Token, error) {
@@ -482,6 +468,14 @@ func fieldOf(t *canary.Token, payment string) (canary.Field, bool) {
 // PlaceOrder records that the order was placed at at: the platform and the
 // merchant now see its tokens, its facts and the account's name.
 func (d *DB) PlaceOrder(ctx context.Context, investigation, ref string, at time.Time, text string, facts []Fact) (*canary.Order, error) {
+	return d.changeOrder(ctx, investigation, ref, func(tx *Tx, inv *canary.Investigation, row *orderRow) error {
+		return tx.placeOrder(ctx, inv, row, at, text, facts)
+	})
+}
+
+// changeOrder runs change on one order in a transaction and returns the
+// order as it then stands.
+func (d *DB) changeOrder(ctx context.Context, investigation, ref string, change func(*Tx, *canary.Investigation, *orderRow) error) (*canary.Order, error) {
 	tx, err := d.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -491,7 +485,7 @@ func (d *DB) PlaceOrder(ctx context.Context, investigation, ref string, at time.
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.placeOrder(ctx, inv, row, at, text, facts); err != nil {
+	if err := change(tx, inv, row); err != nil {
 		return nil, err
 	}
 	o, err := tx.loadOrder(ctx, inv, ref)
@@ -599,23 +593,9 @@ func (tx *Tx) exposeOrderStage(ctx context.Context, inv *canary.Investigation, r
 
 // ShipOrder records that the courier (and outlet) received the label.
 func (d *DB) ShipOrder(ctx context.Context, investigation, ref, courier, outlet string, at time.Time, facts []Fact) (*canary.Order, error) {
-	tx, err := d.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	inv, row, err := tx.orderRow(ctx, investigation, ref)
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.shipOrder(ctx, inv, row, courier, outlet, at, facts, false); err != nil {
-		return nil, err
-	}
-	o, err := tx.loadOrder(ctx, inv, ref)
-	if err != nil {
-		return nil, err
-	}
-	return o, tx.Commit()
+	return d.changeOrder(ctx, investigation, ref, func(tx *Tx, inv *canary.Investigation, row *orderRow) error {
+		return tx.shipOrder(ctx, inv, row, courier, outlet, at, facts, false)
+	})
 }
 
 func (tx *Tx) shipOrder(ctx context.Context, inv *canary.Investigation, row *orderRow, courier, outlet string, at time.Time, facts []Fact, create bool) error {
@@ -668,29 +648,15 @@ func (tx *Tx) shipOrder(ctx context.Context, inv *canary.Investigation, row *ord
 // AbandonOrder turns a not-yet-placed order's tokens into never-exposed
 // controls: any contact they receive measures background noise.
 func (d *DB) AbandonOrder(ctx context.Context, investigation, ref string) (*canary.Order, error) {
-	tx, err := d.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	inv, row, err := tx.orderRow(ctx, investigation, ref)
-	if err != nil {
-		return nil, err
-	}
-	if row.Stage() != "created" {
-		return nil, canary.Invalidf("order %s is %s: only an order that was never placed can be abandoned (its tokens were shown to parties)", ref, row.Stage())
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE orders SET abandoned_at = ? WHERE id = ?`, fmtTime(tx.now), row.ID); err != nil {
-		return nil, fmt.Errorf("abandon order %s: %w", ref, err)
-	}
-	if err := tx.audit(ctx, canary.InvestigationChain(inv.Name), "order abandoned", "order "+ref, map[string]any{}); err != nil {
-		return nil, err
-	}
-	o, err := tx.loadOrder(ctx, inv, ref)
-	if err != nil {
-		return nil, err
-	}
-	return o, tx.Commit()
+	return d.changeOrder(ctx, investigation, ref, func(tx *Tx, inv *canary.Investigation, row *orderRow) error {
+		if row.Stage() != "created" {
+			return canary.Invalidf("order %s is %s: only an order that was never placed can be abandoned (its tokens were shown to parties)", ref, row.Stage())
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE orders SET abandoned_at = ? WHERE id = ?`, fmtTime(tx.now), row.ID); err != nil {
+			return fmt.Errorf("abandon order %s: %w", ref, err)
+		}
+		return tx.audit(ctx, canary.InvestigationChain(inv.Name), "order abandoned", "order "+ref, map[string]any{})
+	})
 }
 
 // Attachment kinds an order may carry.
