@@ -36,14 +36,15 @@ type TwilioConfig struct {
 	// used, which a proxy in front of serve does not pass on.
 	PublicURL string
 	MaxBody   int64 // default 64 KiB; Twilio's requests are a few KiB
+	// Recordings says whether and from where call recordings are fetched.
+	Recordings RecordingFetch
 }
 
 // Twilio receives inbound SMS, calls and call transcriptions in Twilio's
 // webhook format and records each through Ingester.Text.
 //
-// Recordings are never fetched: the recording URL is kept with the
-// contact, and fetching it (only from the provider's API host, with the
-// account's credentials) is left to a later version.
+// A finished recording is fetched only from the configured provider host
+// (see RecordingFetch) and only when an account SID is configured.
 type Twilio struct {
 	cfg      TwilioConfig
 	ingester Ingester
@@ -286,8 +287,10 @@ func (t *Twilio) voice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.params.Get("RecordingSid") != "" || req.params.Get("RecordingUrl") != "" {
-		// <Record>'s action: the recording is finished. Its URL comes again
-		// with the transcription; nothing is fetched.
+		// <Record>'s action: the recording is finished.
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Minute)
+		t.saveRecording(ctx, req)
+		cancel()
 		writeTwiML(w, twiml{Hangup: &struct{}{}})
 		return
 	}
@@ -317,7 +320,9 @@ func (t *Twilio) transcription(w http.ResponseWriter, r *http.Request) {
 	}
 	tc := t.contact(req, canary.ChannelCall, "twilio:transcription", req.params.Get("TranscriptionText"),
 		"CallSid", "TranscriptionSid", "TranscriptionStatus", "RecordingSid", "RecordingUrl", "AccountSid")
-	tc.Extra["recording_note"] = "recording not fetched: keep it from the provider's console or API"
+	if t.cfg.Recordings.AccountSID == "" {
+		tc.Extra["recording_note"] = "recording not fetched (no --twilio-account-sid): keep it from the provider's console or API"
+	}
 	if !t.save(w, r, "twilio:transcription:"+id, tc) {
 		return
 	}

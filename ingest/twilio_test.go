@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha1"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/leaktrace/leaktrace/canary"
@@ -30,6 +32,11 @@ type twilioServer struct {
 
 func startTwilio(tb testing.TB) *twilioServer {
 	tb.Helper()
+	return startTwilioWith(tb, ingest.RecordingFetch{})
+}
+
+func startTwilioWith(tb testing.TB, rec ingest.RecordingFetch) *twilioServer {
+	tb.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "t.db"), nil)
 	if err != nil {
@@ -41,7 +48,7 @@ func startTwilio(tb testing.TB) *twilioServer {
 	}
 	b := db.NewBatcher(nil, sqlite.BatchOptions{})
 	const public = "https://canary.example.org"
-	tw, err := ingest.NewTwilio(ingest.TwilioConfig{AuthToken: twilioToken, PublicURL: public, MaxBody: 8 << 10},
+	tw, err := ingest.NewTwilio(ingest.TwilioConfig{AuthToken: twilioToken, PublicURL: public, MaxBody: 8 << 10, Recordings: rec},
 		ingest.Ingester{Limits: ingest.DefaultLimits()}, b, live, nil)
 	if err != nil {
 		tb.Fatal(err)
@@ -245,5 +252,48 @@ func TestTwilioVoiceAndTranscription(t *testing.T) {
 	cs := contacts(t, s.db)
 	if len(cs) != 2 || cs[0].Channel != canary.ChannelCall || cs[1].Channel != canary.ChannelCall {
 		t.Fatalf("contacts=%+v, want the call and its transcription", cs)
+	}
+}
+
+// A finished recording is fetched from the provider's host only, with the
+// account's credentials, and kept byte for byte as a call contact.
+func TestTwilioRecordingFetchedFromProviderOnly(t *testing.T) {
+	audio := []byte("RIFF\x24\x00\x00\x00WAVEfmt fake audio of a Vietnamese scam call")
+	var provider, other atomic.Int32
+	prov := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		provider.Add(1)
+		if u, p, ok := r.BasicAuth(); !ok || u != "AC1" || p != twilioToken {
+			http.Error(w, "unauthorised", http.StatusUnauthorized)
+			return
+		}
+		w.Write(audio)
+	}))
+	defer prov.Close()
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { other.Add(1) }))
+	defer elsewhere.Close()
+	s := startTwilioWith(t, ingest.RecordingFetch{AccountSID: "AC1", Host: strings.TrimPrefix(prov.URL, "http://")})
+	for _, tc := range []struct {
+		sid, url string
+	}{
+		{"RE-other-host", elsewhere.URL + "/2010-04-01/Accounts/AC1/Recordings/RE-other-host"},
+		{"RE-other-account", prov.URL + "/2010-04-01/Accounts/AC2/Recordings/RE-other-account"},
+		{"RE1", prov.URL + "/2010-04-01/Accounts/AC1/Recordings/RE1"},
+		{"RE1", prov.URL + "/2010-04-01/Accounts/AC1/Recordings/RE1"}, // Twilio retries: one contact
+	} {
+		done := url.Values{"CallSid": {"CA9"}, "RecordingSid": {tc.sid}, "RecordingUrl": {tc.url}, "To": {"+84912000100"}, "From": {"+84900000000"}}
+		if code, body := s.signed(t, ingest.TwilioVoicePath, done); code != 200 || !strings.Contains(body, "<Hangup>") {
+			t.Fatalf("%s: status=%d body=%q, want <Hangup>", tc.sid, code, body)
+		}
+	}
+	if other.Load() != 0 {
+		t.Fatalf("a recording URL on another host was fetched %d times", other.Load())
+	}
+	cs := contacts(t, s.db)
+	if len(cs) != 1 || cs[0].Channel != canary.ChannelCall {
+		t.Fatalf("contacts=%+v, want one call recording", cs)
+	}
+	raw, err := s.db.RawObject(context.Background(), cs[0].RawSHA256)
+	if err != nil || !bytes.Equal(raw, audio) {
+		t.Fatalf("stored recording=%q err=%v, want the audio byte for byte", raw, err)
 	}
 }

@@ -80,6 +80,8 @@ func serveCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "twilio-auth-token", EnvVars: []string{"LEAKTRACE_TWILIO_AUTH_TOKEN"}, Usage: "Twilio auth token (prefer the environment variable or --twilio-auth-token-file)"},
 			&cli.StringFlag{Name: "twilio-auth-token-file", EnvVars: []string{"LEAKTRACE_TWILIO_AUTH_TOKEN_FILE"}, Usage: "file holding the Twilio auth token"},
 			&cli.Int64Flag{Name: "webhook-max-body", Value: 64 << 10, EnvVars: []string{"LEAKTRACE_WEBHOOK_MAX_BODY"}, Usage: "largest webhook body accepted"},
+			&cli.StringFlag{Name: "twilio-account-sid", EnvVars: []string{"LEAKTRACE_TWILIO_ACCOUNT_SID"}, Usage: "fetch finished call recordings of this account and keep them as evidence"},
+			&cli.StringFlag{Name: "recording-host", Value: "api.twilio.com", EnvVars: []string{"LEAKTRACE_RECORDING_HOST"}, Usage: "the only host recordings are fetched from"},
 			&cli.DurationFlag{Name: "reload-interval", Value: 15 * time.Second, EnvVars: []string{"LEAKTRACE_RELOAD_INTERVAL"}, Usage: "how often domains and tokens issued meanwhile are re-read"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: time.Minute, EnvVars: []string{"LEAKTRACE_DRAIN_TIMEOUT"}, Usage: "on SIGTERM, how long messages in transfer may take to finish"},
 			&cli.BoolFlag{Name: "trace", EnvVars: []string{"LEAKTRACE_TRACE"}, Usage: "dump the raw SMTP protocol to stderr (personal data included)"},
@@ -96,7 +98,8 @@ func serveCommand(e *env) *cli.Command {
 				MIME: ingest.Limits{MaxDepth: c.Int("mime-max-depth"), MaxParts: c.Int("mime-max-parts"),
 					MaxHeaderBytes: c.Int("mime-max-header-bytes"), MaxTextBytes: c.Int("mime-max-text-bytes")},
 				TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"), DNS: c.String("dns"), Tokens: c.StringSlice("token"),
-				Twilio: ingest.TwilioConfig{PublicURL: c.String("public-url"), AuthToken: c.String("twilio-auth-token"), MaxBody: c.Int64("webhook-max-body")},
+				Twilio: ingest.TwilioConfig{PublicURL: c.String("public-url"), AuthToken: c.String("twilio-auth-token"), MaxBody: c.Int64("webhook-max-body"),
+					Recordings: ingest.RecordingFetch{AccountSID: c.String("twilio-account-sid"), Host: c.String("recording-host")}},
 				Reload: c.Duration("reload-interval"), Drain: c.Duration("drain-timeout"), Trace: c.Bool("trace"),
 			}
 			if f := c.String("twilio-auth-token-file"); f != "" {
