@@ -1,6 +1,8 @@
 package attribution_test
 
 import (
+	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -236,5 +238,39 @@ func TestMergedBrokerListBlamesNoCommonParty(t *testing.T) {
 	}
 	if want := []string{"o1", "o2"}; !slices.Equal(r.Orders, want) {
 		t.Fatalf("orders=%q, want %q", r.Orders, want)
+	}
+}
+
+func TestRatesAndTimelines(t *testing.T) {
+	// Ten orders through courier C, placed on day 0; four contacted within
+	// 30 days (days 2, 4, 6, 8), one on day 40 (outside the window).
+	in := attribution.Input{Parties: []canary.Party{{Name: "C", Kind: canary.KindCourier}},
+		Now: day(90), MinObservation: 30 * 24 * time.Hour, Days: 30, Timelines: true}
+	for i := range 10 {
+		ref := fmt.Sprintf("o%d", i)
+		tk := tok(int64(i+1), canary.TokenPhone, false, ref, "C")
+		in.Tokens = append(in.Tokens, *tk)
+		in.Orders = append(in.Orders, canary.Order{Investigation: "inv", Ref: ref, PlacedAt: day(0), Tokens: []canary.Token{*tk}})
+	}
+	for i, d := range []int{2, 4, 6, 8, 40} {
+		in.Contacts = append(in.Contacts, contact(int64(i+1), day(d), int64(i+1)))
+	}
+	rep := attribution.Attribute(in)
+	if len(rep.Rates) != 1 {
+		t.Fatalf("rates=%+v, want one for C", rep.Rates)
+	}
+	r := rep.Rates[0]
+	if r.Orders != 10 || r.Contacted != 4 || r.Share != 0.4 {
+		t.Fatalf("n=%d contacted=%d share=%v, want 10, 4, 0.4", r.Orders, r.Contacted, r.Share)
+	}
+	// Wilson 95% for 4/10 is 0.168–0.687.
+	if math.Abs(r.WilsonLow-0.1682) > 0.001 || math.Abs(r.WilsonHi-0.6873) > 0.001 {
+		t.Fatalf("wilson=%.4f–%.4f, want 0.1682–0.6873", r.WilsonLow, r.WilsonHi)
+	}
+	if r.DelayMedian == nil || *r.DelayMedian != 6 || *r.DelayQ1 != 4 || *r.DelayQ3 != 8 {
+		t.Fatalf("delays q1/median/q3=%v/%v/%v, want 4/6/8", deref(r.DelayQ1), deref(r.DelayMedian), deref(r.DelayQ3))
+	}
+	if len(rep.Timelines) != 10 || len(rep.Timelines[0].Events) != 2 || rep.Timelines[0].Events[1].What != "contact" {
+		t.Fatalf("timelines=%+v, want placed then a contact for o0", rep.Timelines[:1])
 	}
 }
