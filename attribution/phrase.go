@@ -37,9 +37,16 @@ func (x *phraseIndex) add(key string, t *canary.Token) {
 
 func (x *phraseIndex) empty() bool { return len(x.byFirst) == 0 }
 
-func isHan(r rune) bool { return unicode.Is(unicode.Han, r) }
+func isHan(r rune) bool { return r >= 0x2E80 && unicode.Is(unicode.Han, r) }
 
-func isWordRune(r rune) bool { return (unicode.IsLetter(r) || unicode.IsDigit(r)) && !isHan(r) }
+// isWordRune reports letters and digits outside Han, with an ASCII fast
+// path: folded text is mostly ASCII and this runs for every rune.
+func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || 'A' <= r && r <= 'Z'
+	}
+	return (unicode.IsLetter(r) || unicode.IsDigit(r)) && !isHan(r)
+}
 
 // firstUnit is the first Han character of s, or its first Latin word.
 func firstUnit(s string) string {

@@ -23,7 +23,11 @@ func (tx *Tx) audit(ctx context.Context, chain, action, subject string, detail a
 		Detail: string(body), PrevHash: canary.GenesisHash, Seq: 1}
 	var prev sql.NullString
 	var seq sql.NullInt64
-	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log WHERE chain = ? ORDER BY seq DESC LIMIT 1`, chain).Scan(&seq, &prev)
+	row, err := tx.queryRowStmt(ctx, `SELECT seq, hash FROM audit_log WHERE chain = ? ORDER BY seq DESC LIMIT 1`, chain)
+	if err != nil {
+		return err
+	}
+	err = row.Scan(&seq, &prev)
 	switch {
 	case err == sql.ErrNoRows:
 	case err != nil:
@@ -32,7 +36,7 @@ func (tx *Tx) audit(ctx context.Context, chain, action, subject string, detail a
 		e.Seq, e.PrevHash = seq.Int64+1, prev.String
 	}
 	e.Hash = e.ComputeHash()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (chain, seq, at, action, subject, detail, prev_hash, hash)
+	if _, err := tx.execStmt(ctx, `INSERT INTO audit_log (chain, seq, at, action, subject, detail, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.Chain, e.Seq, fmtTime(e.At), e.Action, e.Subject, e.Detail, e.PrevHash, e.Hash); err != nil {
 		return fmt.Errorf("append audit entry: %w", err)
 	}
@@ -197,7 +201,7 @@ func (d *DB) verifyObjects(ctx context.Context, rep *canary.VerifyReport) error 
 func (tx *Tx) putRaw(ctx context.Context, raw []byte) (string, error) {
 	sum := sha256.Sum256(raw)
 	name := hex.EncodeToString(sum[:])
-	if _, err := tx.ExecContext(ctx, `INSERT INTO raw_objects (sha256, size, bytes, stored_at) VALUES (?, ?, ?, ?)
+	if _, err := tx.execStmt(ctx, `INSERT INTO raw_objects (sha256, size, bytes, stored_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (sha256) DO NOTHING`, name, len(raw), raw, fmtTime(tx.now)); err != nil {
 		return "", fmt.Errorf("store raw object: %w", err)
 	}

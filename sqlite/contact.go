@@ -74,7 +74,11 @@ func (tx *Tx) recordContact(ctx context.Context, c *canary.Contact, raw []byte) 
 		return 0, false, err
 	}
 	var existing int64
-	switch err := tx.QueryRowContext(ctx, `SELECT id FROM contacts WHERE raw_sha256 = ? ORDER BY id LIMIT 1`, sha).Scan(&existing); err {
+	row, err := tx.queryRowStmt(ctx, `SELECT id FROM contacts WHERE raw_sha256 = ? ORDER BY id LIMIT 1`, sha)
+	if err != nil {
+		return 0, false, err
+	}
+	switch err := row.Scan(&existing); err {
 	case nil:
 		c.ID, c.RawSHA256 = existing, sha
 		return existing, true, nil
@@ -83,7 +87,7 @@ func (tx *Tx) recordContact(ctx context.Context, c *canary.Contact, raw []byte) 
 		return 0, false, fmt.Errorf("check duplicate contact: %w", err)
 	}
 	c.RawSHA256, c.RawSize = sha, int64(len(raw))
-	res, err := tx.ExecContext(ctx, `INSERT INTO contacts (channel, received_at, received_text, source, from_text, to_json, subject,
+	res, err := tx.execStmt(ctx, `INSERT INTO contacts (channel, received_at, received_text, source, from_text, to_json, subject,
 		raw_sha256, unissued_json, problems_json, auth_json, auth_domains_json, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		string(c.Channel), fmtTime(c.ReceivedAt), c.ReceivedText, c.Source, c.From, jsonText(c.To), c.Subject,
 		sha, jsonText(c.Unissued), jsonText(c.Problems), c.Auth, jsonText(c.AuthDomains), fmtTime(tx.now))
@@ -104,7 +108,7 @@ func (tx *Tx) recordContact(ctx context.Context, c *canary.Contact, raw []byte) 
 		}
 	}
 	for _, m := range c.Matches {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO matches (contact_id, token_id, how, partial, excerpt) VALUES (?, ?, ?, ?, ?)
+		if _, err := tx.execStmt(ctx, `INSERT INTO matches (contact_id, token_id, how, partial, excerpt) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING`, c.ID, m.TokenID, m.How, m.Partial, m.Excerpt); err != nil {
 			return 0, false, mapErr(err, fmt.Sprintf("store match of token %d", m.TokenID))
 		}
@@ -122,7 +126,11 @@ func (tx *Tx) recordContact(ctx context.Context, c *canary.Contact, raw []byte) 
 
 func (tx *Tx) tokenChain(ctx context.Context, tokenID int64) (string, error) {
 	var name string
-	if err := tx.QueryRowContext(ctx, `SELECT i.name FROM tokens t JOIN investigations i ON i.id = t.investigation_id WHERE t.id = ?`, tokenID).Scan(&name); err != nil {
+	row, err := tx.queryRowStmt(ctx, `SELECT i.name FROM tokens t JOIN investigations i ON i.id = t.investigation_id WHERE t.id = ?`, tokenID)
+	if err != nil {
+		return "", err
+	}
+	if err := row.Scan(&name); err != nil {
 		return "", mapErr(err, fmt.Sprintf("token %d", tokenID))
 	}
 	return canary.InvestigationChain(name), nil
