@@ -21,6 +21,13 @@ import (
 //	Fold("Trần Thị Đào") == "tran thi dao"
 //	Fold("ＬＩＮＨ") == "linh"
 func Fold(s string) string {
+	if ascii(s) {
+		return foldASCII(s)
+	}
+	return foldFull(s)
+}
+
+func foldFull(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = unorm.NFKC.String(s)
 	// A Caser keeps state between calls, so each call gets its own.
@@ -52,6 +59,41 @@ func Fold(s string) string {
 		b.WriteRune(r)
 	}
 	return unorm.NFC.String(b.String())
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// foldASCII is Fold for ASCII text, where normalisation changes nothing:
+// most mail is ASCII, and Fold runs on every text matched.
+func foldASCII(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	pendingSpace := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || ('\t' <= c && c <= '\r'):
+			pendingSpace = b.Len() > 0
+			continue
+		case c < 0x20 || c == 0x7f:
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if pendingSpace {
+			b.WriteByte(' ')
+			pendingSpace = false
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // scanText is a text folded one code point at a time for the finders: ASCII

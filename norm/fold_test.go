@@ -62,3 +62,18 @@ func FuzzFold(f *testing.F) {
 		}
 	})
 }
+
+// The ASCII fast path must agree with the full fold on every ASCII string.
+func FuzzFoldASCII(f *testing.F) {
+	f.Add("Hello  World\t\x01X\x7f ")
+	f.Fuzz(func(t *testing.T, s string) {
+		b := []byte(s)
+		for i := range b {
+			b[i] &= 0x7f
+		}
+		in := string(b)
+		if got, want := norm.Fold(in), norm.FoldSlow(in); got != want {
+			t.Fatalf("Fold(%q)=%q, full fold %q", in, got, want)
+		}
+	})
+}

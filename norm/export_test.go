@@ -1,0 +1,4 @@
+package norm
+
+// FoldSlow is Fold without its ASCII fast path, for tests.
+func FoldSlow(s string) string { return foldFull(s) }
