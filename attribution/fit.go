@@ -158,7 +158,7 @@ func (m *model) fit(p params) params {
 		if math.IsNaN(nll) {
 			nll = m.logLik(next)
 		}
-		done := nll-ll < 1e-12
+		done := nll-ll < 1e-12 && maxStep(p, next) < 1e-10
 		p, ll = next, nll
 		if done {
 			break
@@ -290,4 +290,13 @@ func wilson(k, n int) (lo, hi float64) {
 	mid := (p + z*z/(2*nf)) / den
 	half := z * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf)) / den
 	return math.Max(0, mid-half), math.Min(1, mid+half)
+}
+
+// maxStep is the largest change of any parameter between a and b.
+func maxStep(a, b params) float64 {
+	d := math.Abs(a.b - b.b)
+	for i := range a.q {
+		d = math.Max(d, math.Abs(a.q[i]-b.q[i]))
+	}
+	return d
 }
