@@ -118,7 +118,12 @@ func (m *model) logLik(p params) float64 {
 // and a fit stopped early makes a likelihood-ratio test see evidence that is
 // not there, so steps are accelerated with SQUAREM (Varadhan and Roland,
 // 2008) and kept only when they raise the likelihood.
-func (m *model) fit(p params) params {
+func (m *model) fit(p params) params { return m.fitTo(p, true) }
+
+// fitTo fits to full precision when strict, as the likelihood-ratio tests
+// need: a test near its threshold must not flip with where EM stopped. The
+// profile intervals' many fits need only the likelihood to settle.
+func (m *model) fitTo(p params, strict bool) params {
 	p = p.clone()
 	num := make([]float64, len(p.q))
 	ll := m.logLik(p)
@@ -158,7 +163,7 @@ func (m *model) fit(p params) params {
 		if math.IsNaN(nll) {
 			nll = m.logLik(next)
 		}
-		done := nll-ll < 1e-12 && maxStep(p, next) < 1e-10
+		done := nll-ll < 1e-12 && (!strict || maxStep(p, next) < 1e-10)
 		p, ll = next, nll
 		if done {
 			break
@@ -212,7 +217,7 @@ func (m *model) profile(mle params, llMax float64, i int) (lo, hi float64) {
 	at := func(v float64) float64 {
 		p := mle.clone()
 		p.q[i], p.fixed[i] = v, true
-		return 2 * (llMax - m.logLik(m.fit(p)))
+		return 2 * (llMax - m.logLik(m.fitTo(p, false)))
 	}
 	bisect := func(inside, outside float64) float64 {
 		for range 30 {
