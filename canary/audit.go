@@ -31,15 +31,20 @@ type AuditEntry struct {
 	Hash     string
 }
 
-// ComputeHash returns the hex SHA-256 of the entry's canonical form: the
-// fields joined by newlines, time in RFC 3339 UTC with nanoseconds. VERIFY.txt
-// in an evidence bundle describes the same recipe for third parties.
+// ComputeHash returns the hex SHA-256 of the entry's canonical form: each
+// field as its length in bytes, a colon, the field and a newline, in the
+// order prev_hash, chain, seq, time (RFC 3339 UTC with nanoseconds), action,
+// subject, detail. The lengths make the form unambiguous: no text can move
+// from one field to the next and keep the hash. VERIFY.txt in an evidence
+// bundle gives the same recipe to third parties.
 func (e *AuditEntry) ComputeHash() string {
 	var b strings.Builder
 	for _, f := range []string{
 		e.PrevHash, e.Chain, strconv.FormatInt(e.Seq, 10),
 		e.At.UTC().Format(time.RFC3339Nano), e.Action, e.Subject, e.Detail,
 	} {
+		b.WriteString(strconv.Itoa(len(f)))
+		b.WriteByte(':')
 		b.WriteString(f)
 		b.WriteByte('\n')
 	}

@@ -64,12 +64,13 @@ func TestAuditEntryComputeHash(t *testing.T) {
 
 // TestAuditEntryKnownHash pins the recipe VERIFY.txt gives third parties:
 // sha256 of prev_hash, chain, seq, RFC 3339 UTC time, action, subject and
-// detail, each followed by a newline.
+// detail, each written as its byte length, a colon, itself and a newline.
 func TestAuditEntryKnownHash(t *testing.T) {
 	e := canary.AuditEntry{Chain: "shared", Seq: 1, At: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		Action: "party added", Subject: "party ShopA", Detail: "{}", PrevHash: canary.GenesisHash}
-	// printf '%s\n' 000…000 shared 1 2026-01-02T03:04:05Z 'party added' 'party ShopA' '{}' | sha256sum
-	const want = "69d839bd616884e5429507fd48ea863a925200ef59ec731a407c38c71ad73631"
+	// for f in 000…000 shared 1 2026-01-02T03:04:05Z 'party added' 'party ShopA' '{}'; do
+	//   printf '%s:%s\n' "$(printf %s "$f" | wc -c)" "$f"; done | sha256sum
+	const want = "d6b2c1ba61f037ce7206e1cc8fae9459de114a4ae39407839755844a1277523f"
 	if got := e.ComputeHash(); got != want {
 		t.Fatalf("ComputeHash()=%q, want %q", got, want)
 	}
@@ -84,5 +85,15 @@ func TestInvestigationChain(t *testing.T) {
 	}
 	if len(canary.GenesisHash) != 64 {
 		t.Fatalf("len(GenesisHash)=%d, want 64", len(canary.GenesisHash))
+	}
+}
+
+// Moving text from one field to the next must change the hash.
+func TestAuditHashHasNoFieldBoundaryAmbiguity(t *testing.T) {
+	a := canary.AuditEntry{Chain: "shared", Seq: 1, Action: "order placed", Subject: "order o-1", Detail: "{}", PrevHash: canary.GenesisHash}
+	b := a
+	b.Action, b.Subject = "order placed\norder", "o-1"
+	if a.ComputeHash() == b.ComputeHash() {
+		t.Fatal("moving a field boundary kept the hash")
 	}
 }
