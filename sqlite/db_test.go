@@ -136,3 +136,55 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatalf("Open(missing dir) err=nil, want an error")
 	}
 }
+
+// Recorded stages, a number's exposure set and attachments cannot be
+// rewritten, even with raw SQL.
+func TestRecordGuards(t *testing.T) {
+	db := MustOpenDB(t)
+	raw, err := sql.Open("sqlite", db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, q := range []string{
+		`DELETE FROM orders`, `DELETE FROM parties`, `DELETE FROM phones`, `DELETE FROM investigations`,
+		`DELETE FROM accounts`, `DELETE FROM order_attachments`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s on empty tables: %v", q, err)
+		}
+	}
+	if _, err := raw.Exec(`INSERT INTO phones (e164, imported_at, quarantine_until, bound_to) VALUES ('+84912000001', 'x', 'x', 'set:a')`); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`UPDATE phones SET bound_to = 'set:b'`,
+		`DELETE FROM phones`,
+	} {
+		if _, err := raw.Exec(q); err == nil {
+			t.Fatalf("%s succeeded, want it refused", q)
+		}
+	}
+}
+
+func TestPlacedOrderStaysPlaced(t *testing.T) {
+	f := newFixture(t, 5)
+	ctx := context.Background()
+	if _, _, err := f.db.CreateOrder(ctx, sqlite.OrderSpec{Investigation: invName, Ref: "o-1", Platform: "ShopA", PlacedAt: f.clock.now}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", f.db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, q := range []string{
+		`UPDATE orders SET placed_at = '2020-01-01T00:00:00.000000000Z'`,
+		`UPDATE orders SET payment = 'cod'`,
+		`DELETE FROM orders`,
+	} {
+		if _, err := raw.Exec(q); err == nil {
+			t.Fatalf("%s succeeded, want it refused", q)
+		}
+	}
+}
