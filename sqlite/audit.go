@@ -21,25 +21,32 @@ func (tx *Tx) audit(ctx context.Context, chain, action, subject string, detail a
 	}
 	e := canary.AuditEntry{Chain: chain, At: tx.now, Action: action, Subject: subject,
 		Detail: string(body), PrevHash: canary.GenesisHash, Seq: 1}
-	var prev sql.NullString
-	var seq sql.NullInt64
-	row, err := tx.queryRowStmt(ctx, `SELECT seq, hash FROM audit_log WHERE chain = ? ORDER BY seq DESC LIMIT 1`, chain)
-	if err != nil {
-		return err
-	}
-	err = row.Scan(&seq, &prev)
-	switch {
-	case err == sql.ErrNoRows:
-	case err != nil:
-		return fmt.Errorf("read chain head %s: %w", chain, err)
-	default:
-		e.Seq, e.PrevHash = seq.Int64+1, prev.String
+	if h, ok := tx.heads[chain]; ok {
+		e.Seq, e.PrevHash = h.seq+1, h.hash
+	} else {
+		var prev sql.NullString
+		var seq sql.NullInt64
+		row, err := tx.queryRowStmt(ctx, `SELECT seq, hash FROM audit_log WHERE chain = ? ORDER BY seq DESC LIMIT 1`, chain)
+		if err != nil {
+			return err
+		}
+		switch err := row.Scan(&seq, &prev); {
+		case err == sql.ErrNoRows:
+		case err != nil:
+			return fmt.Errorf("read chain head %s: %w", chain, err)
+		default:
+			e.Seq, e.PrevHash = seq.Int64+1, prev.String
+		}
 	}
 	e.Hash = e.ComputeHash()
 	if _, err := tx.execStmt(ctx, `INSERT INTO audit_log (chain, seq, at, action, subject, detail, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.Chain, e.Seq, fmtTime(e.At), e.Action, e.Subject, e.Detail, e.PrevHash, e.Hash); err != nil {
 		return fmt.Errorf("append audit entry: %w", err)
 	}
+	if tx.heads == nil {
+		tx.heads = map[string]chainHead{}
+	}
+	tx.heads[chain] = chainHead{e.Seq, e.Hash}
 	return nil
 }
 

@@ -109,7 +109,7 @@ func TestVerifyClean(t *testing.T) {
 		}
 	}
 	for _, a := range []string{"investigation created", "account created", "order created", "token issued", "exposure recorded",
-		"order placed", "order shipped", "attachment stored", "contact received", "match made"} {
+		"order placed", "order shipped", "attachment stored", "contact received", "matches made"} {
 		if actions[a] == 0 {
 			t.Fatalf("no %q entry in the chain (%v)", a, actions)
 		}

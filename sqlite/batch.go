@@ -174,6 +174,7 @@ func (b *Batcher) commit(batch []*batchReq) {
 		r.id, r.dup, r.err = tx.recordKeyed(ctx, r.key, r.c, r.raw)
 		if r.err != nil {
 			r.id, r.dup, r.c.ID = 0, false, 0
+			tx.forgetHeads()
 			if _, err := tx.ExecContext(ctx, `ROLLBACK TO contact`); err != nil {
 				fail(fmt.Errorf("roll back savepoint: %w", err))
 				return

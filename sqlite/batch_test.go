@@ -115,6 +115,12 @@ func TestBatcherFailureIsolated(t *testing.T) {
 	if len(cs) != stored {
 		t.Fatalf("contacts=%d, want %d", len(cs), stored)
 	}
+	// Entries of rolled-back contacts are gone; the chain must not point
+	// at them.
+	rep, err := db.Verify(context.Background(), "")
+	if err != nil || !rep.OK {
+		t.Fatalf("verify after a batch with failures: %+v err=%v", rep, err)
+	}
 }
 
 // A key already held makes a delivery a duplicate, whatever its bytes.

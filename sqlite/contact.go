@@ -47,7 +47,7 @@ func jsonText(v any) string {
 }
 
 // RecordContact stores the raw bytes, the contact and its matches, and
-// appends "contact received" and "match made" to the audit chains of every
+// appends "contact received" and "matches made" to the audit chains of every
 // investigation it matched (the shared chain when it matched none), all in
 // one transaction: either all of the evidence is there or none of it.
 func (d *DB) RecordContact(ctx context.Context, c *canary.Contact, raw []byte) (int64, bool, error) {
@@ -107,6 +107,8 @@ func (tx *Tx) recordContact(ctx context.Context, c *canary.Contact, raw []byte) 
 			return 0, false, err
 		}
 	}
+	// One "matches made" entry per chain lists every match of the contact.
+	made := map[string][]map[string]any{}
 	for _, m := range c.Matches {
 		if _, err := tx.execStmt(ctx, `INSERT INTO matches (contact_id, token_id, how, partial, excerpt) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING`, c.ID, m.TokenID, m.How, m.Partial, m.Excerpt); err != nil {
@@ -116,15 +118,22 @@ func (tx *Tx) recordContact(ctx context.Context, c *canary.Contact, raw []byte) 
 		if err != nil {
 			return 0, false, err
 		}
-		if err := tx.audit(ctx, chain, "match made", subject, map[string]any{
-			"token": m.TokenID, "how": m.How, "partial": m.Partial}); err != nil {
-			return 0, false, err
+		made[chain] = append(made[chain], map[string]any{"token": m.TokenID, "how": m.How, "partial": m.Partial})
+	}
+	for _, chain := range chains {
+		if ms := made[chain]; len(ms) > 0 {
+			if err := tx.audit(ctx, chain, "matches made", subject, map[string]any{"matches": ms}); err != nil {
+				return 0, false, err
+			}
 		}
 	}
 	return c.ID, false, nil
 }
 
 func (tx *Tx) tokenChain(ctx context.Context, tokenID int64) (string, error) {
+	if c, ok := tx.chains[tokenID]; ok {
+		return c, nil
+	}
 	var name string
 	row, err := tx.queryRowStmt(ctx, `SELECT i.name FROM tokens t JOIN investigations i ON i.id = t.investigation_id WHERE t.id = ?`, tokenID)
 	if err != nil {
@@ -133,7 +142,11 @@ func (tx *Tx) tokenChain(ctx context.Context, tokenID int64) (string, error) {
 	if err := row.Scan(&name); err != nil {
 		return "", mapErr(err, fmt.Sprintf("token %d", tokenID))
 	}
-	return canary.InvestigationChain(name), nil
+	if tx.chains == nil {
+		tx.chains = map[int64]string{}
+	}
+	tx.chains[tokenID] = canary.InvestigationChain(name)
+	return tx.chains[tokenID], nil
 }
 
 func (tx *Tx) contactChains(ctx context.Context, ms []canary.Match) ([]string, error) {

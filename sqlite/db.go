@@ -189,7 +189,24 @@ type Tx struct {
 	*sql.Tx
 	db  *DB
 	now time.Time
+
+	// heads caches each chain's last (seq, hash) written or read in this
+	// transaction, which holds the write lock, so a batch of contacts does
+	// not re-read it for every entry. forgetHeads drops it when a savepoint
+	// is rolled back.
+	heads map[string]chainHead
+	// chains caches the audit chain of each token matched in this transaction.
+	chains map[int64]string
 }
+
+type chainHead struct {
+	seq  int64
+	hash string
+}
+
+// forgetHeads must be called after ROLLBACK TO a savepoint: entries the
+// cache remembers may be gone.
+func (tx *Tx) forgetHeads() { tx.heads = nil }
 
 func (d *DB) begin(ctx context.Context) (*Tx, error) {
 	tx, err := d.db.BeginTx(ctx, nil)
