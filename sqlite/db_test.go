@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -185,6 +186,33 @@ func TestPlacedOrderStaysPlaced(t *testing.T) {
 	} {
 		if _, err := raw.Exec(q); err == nil {
 			t.Fatalf("%s succeeded, want it refused", q)
+		}
+	}
+}
+
+// An account's tokens belong to the records of the orders it used; an
+// order abandoned before placing used nothing.
+func TestAccountTokensSkipAbandonedOrders(t *testing.T) {
+	f := newFixture(t, 5)
+	ctx := context.Background()
+	if _, _, _, err := f.db.CreateAccount(ctx, invName, "ShopA", "main"); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"o-1", "o-2"} {
+		if _, _, err := f.db.CreateOrder(ctx, sqlite.OrderSpec{Investigation: invName, Ref: ref, Platform: "ShopA", Account: "main"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.db.AbandonOrder(ctx, invName, "o-2"); err != nil {
+		t.Fatal(err)
+	}
+	toks, err := f.db.Tokens(ctx, invName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range toks {
+		if tk.Account == "main" && tk.Order == "" && !slices.Equal(tk.Orders, []string{"o-1"}) {
+			t.Fatalf("account token %s orders=%q, want [o-1]", tk.Field, tk.Orders)
 		}
 	}
 }

@@ -203,9 +203,10 @@ func (d *DB) Tokens(ctx context.Context, investigation string) ([]canary.Token, 
 	if err != nil {
 		return nil, err
 	}
-	// Account tokens belong to the record of every order the account placed.
+	// Account tokens belong to the record of every order the account used;
+	// an order abandoned before placing used nothing.
 	rows, err := d.db.QueryContext(ctx, `SELECT i.name, a.ref, o.ref FROM orders o JOIN accounts a ON a.id = o.account_id
-		JOIN investigations i ON i.id = o.investigation_id ORDER BY o.id`)
+		JOIN investigations i ON i.id = o.investigation_id WHERE o.abandoned_at IS NULL ORDER BY o.id`)
 	if err != nil {
 		return nil, fmt.Errorf("read account orders: %w", err)
 	}
