@@ -239,7 +239,7 @@ func (o CallsOptions) phone(s string) (string, error) {
 // bad row stores nothing and every bad row (up to ten) is named by line;
 // then each row is recorded with the exact bytes of its line as raw
 // evidence. Transcripts are matched like any text.
-func (in *Ingester) CallsCSV(ctx context.Context, r io.ReadSeeker, path string, opts CallsOptions, each func(PhoneRecord, *Recorded) error) (*PhoneFileStats, error) {
+func (in *Ingester) CallsCSV(ctx context.Context, r io.ReadSeeker, path string, opts CallsOptions, each PhoneFunc) (*PhoneFileStats, error) {
 	const maxRecord = 1 << 20
 	var dec csvDecoder
 	var err error
@@ -325,14 +325,9 @@ func (in *Ingester) CallsCSV(ctx context.Context, r io.ReadSeeker, path string, 
 				st.Records++
 				return nil
 			}
-			got, err := in.recordPhone(ctx, pr)
+			got, err := in.recordCounted(ctx, path, pr, st)
 			if err != nil {
-				return fmt.Errorf("%s line %d: %w", path, rec.Line, err)
-			}
-			if got.Duplicate {
-				st.Duplicates++
-			} else {
-				st.Recorded++
+				return err
 			}
 			if each != nil {
 				return each(pr, got)

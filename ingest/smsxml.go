@@ -463,6 +463,24 @@ type PhoneFileStats struct {
 	Damaged string `json:"damaged,omitempty"`
 }
 
+// PhoneFunc is called for each record of a phone export as it is stored;
+// rec is nil for a record that was skipped.
+type PhoneFunc func(r PhoneRecord, rec *Recorded) error
+
+// recordCounted stores one record of a phone export and counts it.
+func (in *Ingester) recordCounted(ctx context.Context, path string, pr PhoneRecord, st *PhoneFileStats) (*Recorded, error) {
+	got, err := in.recordPhone(ctx, pr)
+	if err != nil {
+		return nil, fmt.Errorf("%s line %d: %w", path, pr.Line, err)
+	}
+	if got.Duplicate {
+		st.Duplicates++
+	} else {
+		st.Recorded++
+	}
+	return got, nil
+}
+
 // maxPhoneFileErrors is how many bad records an error lists.
 const maxPhoneFileErrors = 10
 
@@ -476,7 +494,7 @@ const maxPhoneFileErrors = 10
 // With partial, a file that is truncated or stops being well-formed XML
 // (a backup cut short) has its whole records before the damage recorded,
 // and Damaged says where it stops; a bad record is still refused.
-func (in *Ingester) SMSXML(ctx context.Context, r io.ReadSeeker, path, number string, partial bool, each func(PhoneRecord, *Recorded) error) (*PhoneFileStats, error) {
+func (in *Ingester) SMSXML(ctx context.Context, r io.ReadSeeker, path, number string, partial bool, each PhoneFunc) (*PhoneFileStats, error) {
 	const maxRecord = 64 << 20
 	st := &PhoneFileStats{}
 	pass := func(store bool) error {
@@ -516,14 +534,8 @@ func (in *Ingester) SMSXML(ctx context.Context, r io.ReadSeeker, path, number st
 			if rec.Skip != "" {
 				st.Skipped++
 			} else {
-				got, err = in.recordPhone(ctx, *rec)
-				if err != nil {
-					return fmt.Errorf("%s line %d: %w", path, rec.Line, err)
-				}
-				if got.Duplicate {
-					st.Duplicates++
-				} else {
-					st.Recorded++
+				if got, err = in.recordCounted(ctx, path, *rec, st); err != nil {
+					return err
 				}
 			}
 			if each != nil {

@@ -347,6 +347,37 @@ func phoneFileJSON(st *ingest.PhoneFileStats, contacts []map[string]any) map[str
 		"skipped": st.Skipped, "damaged": st.Damaged, "contacts": contacts}
 }
 
+// ingestPhoneFile opens a phone export, reads it with read, and reports
+// what was recorded.
+func (e *env) ingestPhoneFile(c *cli.Context, db *sqlite.DB, path string,
+	read func(in *ingest.Ingester, f *os.File, abs string, each ingest.PhoneFunc) (*ingest.PhoneFileStats, error)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	abs, _ := filepath.Abs(path)
+	in, err := e.newIngester(c, db)
+	if err != nil {
+		return err
+	}
+	contacts := []map[string]any{}
+	st, err := read(in, f, abs, func(r ingest.PhoneRecord, rec *ingest.Recorded) error {
+		if rec != nil {
+			contacts = append(contacts, recordedJSON(r.Contact.Source, rec))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return writeJSON(e.stdout, phoneFileJSON(st, contacts))
+	}
+	e.printPhoneFile(path, st)
+	return nil
+}
+
 func (e *env) printPhoneFile(path string, st *ingest.PhoneFileStats) {
 	fmt.Fprintf(e.stdout, "%s: %d records, %d recorded, %d already held, %d skipped (outbound or drafts)\n",
 		path, st.Records, st.Recorded, st.Duplicates, st.Skipped)
@@ -388,31 +419,9 @@ func ingestSMSXMLCommand(e *env) *cli.Command {
 			if !e.inPool(c, db, number) {
 				fmt.Fprintf(e.stderr, "warning: %s is not in the phone pool: its contacts can only match what the texts say\n", number)
 			}
-			f, err := os.Open(path)
-			if err != nil {
-				return fmt.Errorf("open %s: %w", path, err)
-			}
-			defer f.Close()
-			abs, _ := filepath.Abs(path)
-			in, err := e.newIngester(c, db)
-			if err != nil {
-				return err
-			}
-			contacts := []map[string]any{}
-			st, err := in.SMSXML(c.Context, f, abs, number, c.Bool("partial"), func(r ingest.PhoneRecord, rec *ingest.Recorded) error {
-				if rec != nil {
-					contacts = append(contacts, recordedJSON(r.Contact.Source, rec))
-				}
-				return nil
+			return e.ingestPhoneFile(c, db, path, func(in *ingest.Ingester, f *os.File, abs string, each ingest.PhoneFunc) (*ingest.PhoneFileStats, error) {
+				return in.SMSXML(c.Context, f, abs, number, c.Bool("partial"), each)
 			})
-			if err != nil {
-				return err
-			}
-			if c.Bool("json") {
-				return writeJSON(e.stdout, phoneFileJSON(st, contacts))
-			}
-			e.printPhoneFile(path, st)
-			return nil
 		}),
 	}
 }
@@ -452,29 +461,9 @@ func ingestCallsCommand(e *env) *cli.Command {
 			if inv != nil {
 				opts.Locale, opts.Location = inv.Locale, inv.Location()
 			}
-			f, err := os.Open(path)
-			if err != nil {
-				return fmt.Errorf("open %s: %w", path, err)
-			}
-			defer f.Close()
-			abs, _ := filepath.Abs(path)
-			in, err := e.newIngester(c, db)
-			if err != nil {
-				return err
-			}
-			contacts := []map[string]any{}
-			st, err := in.CallsCSV(c.Context, f, abs, opts, func(r ingest.PhoneRecord, rec *ingest.Recorded) error {
-				contacts = append(contacts, recordedJSON(r.Contact.Source, rec))
-				return nil
+			return e.ingestPhoneFile(c, db, path, func(in *ingest.Ingester, f *os.File, abs string, each ingest.PhoneFunc) (*ingest.PhoneFileStats, error) {
+				return in.CallsCSV(c.Context, f, abs, opts, each)
 			})
-			if err != nil {
-				return err
-			}
-			if c.Bool("json") {
-				return writeJSON(e.stdout, phoneFileJSON(st, contacts))
-			}
-			e.printPhoneFile(path, st)
-			return nil
 		}),
 	}
 }
