@@ -19,8 +19,13 @@ func (tx *Tx) audit(ctx context.Context, chain, action, subject string, detail a
 	if err != nil {
 		return fmt.Errorf("encode audit detail: %w", err)
 	}
+	return tx.auditJSON(ctx, chain, action, subject, string(body))
+}
+
+// auditJSON is audit with the detail already encoded.
+func (tx *Tx) auditJSON(ctx context.Context, chain, action, subject, detail string) error {
 	e := canary.AuditEntry{Chain: chain, At: tx.now, Action: action, Subject: subject,
-		Detail: string(body), PrevHash: canary.GenesisHash, Seq: 1}
+		Detail: detail, PrevHash: canary.GenesisHash, Seq: 1}
 	if h, ok := tx.heads[chain]; ok {
 		e.Seq, e.PrevHash = h.seq+1, h.hash
 	} else {
@@ -208,11 +213,23 @@ func (d *DB) verifyObjects(ctx context.Context, rep *canary.VerifyReport) error 
 func (tx *Tx) putRaw(ctx context.Context, raw []byte) (string, error) {
 	sum := sha256.Sum256(raw)
 	name := hex.EncodeToString(sum[:])
-	if _, err := tx.execStmt(ctx, `INSERT INTO raw_objects (sha256, size, bytes, stored_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (sha256) DO NOTHING`, name, len(raw), raw, fmtTime(tx.now)); err != nil {
-		return "", fmt.Errorf("store raw object: %w", err)
+	_, err := tx.putRawHashed(ctx, name, raw)
+	return name, err
+}
+
+// putRawHashed is putRaw with the hash already computed by the caller (off
+// the writer goroutine). It reports whether the bytes were new.
+func (tx *Tx) putRawHashed(ctx context.Context, name string, raw []byte) (bool, error) {
+	res, err := tx.execStmt(ctx, `INSERT INTO raw_objects (sha256, size, bytes, stored_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (sha256) DO NOTHING`, name, len(raw), raw, fmtTime(tx.now))
+	if err != nil {
+		return false, fmt.Errorf("store raw object: %w", err)
 	}
-	return name, nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store raw object: %w", err)
+	}
+	return n == 1, nil
 }
 
 // RawObject returns the stored bytes of a raw object.

@@ -26,9 +26,9 @@ type BatchOptions struct {
 // Batcher is the one place where several contacts share a transaction:
 // a single writer goroutine takes every contact that arrived while the
 // previous commit was being made durable and commits them together (group
-// commit). Each contact runs in its own savepoint with the same SQL as
-// RecordContact, so one bad contact fails alone, and RecordContact returns
-// only once the transaction holding its contact has committed.
+// commit), with the same SQL as RecordContact; one bad contact fails
+// alone (see commit). RecordContact returns only once the transaction
+// holding its contact has committed, with synchronous=FULL.
 type Batcher struct {
 	db   *DB
 	log  *slog.Logger
@@ -43,8 +43,7 @@ type Batcher struct {
 type batchReq struct {
 	ctx  context.Context
 	key  string
-	c    *canary.Contact
-	raw  []byte
+	p    *preparedContact
 	id   int64
 	dup  bool
 	err  error
@@ -81,7 +80,13 @@ func (b *Batcher) RecordContact(ctx context.Context, c *canary.Contact, raw []by
 // the contact recorded under it, whatever its bytes. Key and contact are
 // committed together.
 func (b *Batcher) RecordContactKeyed(ctx context.Context, key string, c *canary.Contact, raw []byte) (int64, bool, error) {
-	req := &batchReq{ctx: ctx, key: key, c: c, raw: raw, done: make(chan struct{})}
+	// Hashing and encoding happen here, in the caller's goroutine, so the
+	// writer, which holds the database's write lock, only runs SQL.
+	p, err := prepareContact(c, raw)
+	if err != nil {
+		return 0, false, err
+	}
+	req := &batchReq{ctx: ctx, key: key, p: p, done: make(chan struct{})}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -118,7 +123,7 @@ func (b *Batcher) run() {
 	defer close(b.done)
 	for first := range b.reqs {
 		batch := []*batchReq{first}
-		size := len(first.raw)
+		size := len(first.p.raw)
 	fill:
 		for len(batch) < b.opts.MaxContacts && size < b.opts.MaxBytes {
 			select {
@@ -127,7 +132,7 @@ func (b *Batcher) run() {
 					break fill
 				}
 				batch = append(batch, r)
-				size += len(r.raw)
+				size += len(r.p.raw)
 			default:
 				break fill
 			}
@@ -136,30 +141,51 @@ func (b *Batcher) run() {
 	}
 }
 
-// commit writes one batch in one transaction. The transaction does not use
-// any caller's context: a contact whose caller gave up is skipped, the
-// others must not be cut off half-way.
+// commit writes one batch in one transaction. The batch is first written
+// without savepoints, the common case where every contact can be stored;
+// if one fails, the transaction is rolled back and the batch is written
+// again with a savepoint per contact, so the bad one fails alone.
+//
+// The transaction does not use any caller's context: a contact whose
+// caller gave up is skipped, the others must not be cut off half-way. Nor
+// has it a deadline: a context that can end makes the driver watch every
+// statement from another goroutine, and lock waits are already bounded by
+// busy_timeout.
 func (b *Batcher) commit(batch []*batchReq) {
 	defer func() {
 		for _, r := range batch {
 			close(r.done)
 		}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	start := time.Now()
-	fail := func(err error) {
+	err := b.write(batch, false)
+	if errors.Is(err, errContactFailed) {
+		for _, r := range batch {
+			r.err = nil
+		}
+		err = b.write(batch, true)
+	}
+	if err != nil {
 		for _, r := range batch {
 			if r.err == nil {
 				r.err, r.id, r.dup = err, 0, false
 			}
 		}
 		b.log.Error("contact batch not committed", "contacts", len(batch), "err", err)
+		return
 	}
+	b.log.Debug("contact batch committed", "contacts", len(batch), "elapsed", time.Since(start))
+}
+
+// errContactFailed stops a batch written without savepoints at its first
+// failing contact.
+var errContactFailed = errors.New("a contact of the batch failed")
+
+func (b *Batcher) write(batch []*batchReq, savepoints bool) error {
+	ctx := context.Background()
 	tx, err := b.db.begin(ctx)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	defer tx.Rollback()
 	for _, r := range batch {
@@ -167,33 +193,37 @@ func (b *Batcher) commit(batch []*batchReq) {
 			r.err = fmt.Errorf("contact abandoned before commit: %w", err)
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT contact`); err != nil {
-			fail(fmt.Errorf("begin savepoint: %w", err))
-			return
-		}
-		r.id, r.dup, r.err = tx.recordKeyed(ctx, r.key, r.c, r.raw)
-		if r.err != nil {
-			r.id, r.dup, r.c.ID = 0, false, 0
-			tx.forgetHeads()
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO contact`); err != nil {
-				fail(fmt.Errorf("roll back savepoint: %w", err))
-				return
+		if savepoints {
+			if _, err := tx.execStmt(ctx, `SAVEPOINT contact`); err != nil {
+				return fmt.Errorf("begin savepoint: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE contact`); err != nil {
-			fail(fmt.Errorf("release savepoint: %w", err))
-			return
+		r.id, r.dup, r.err = tx.recordKeyed(ctx, r.key, r.p)
+		if r.err != nil {
+			r.id, r.dup, r.p.c.ID = 0, false, 0
+			if !savepoints {
+				return errContactFailed
+			}
+			tx.forgetHeads()
+			if _, err := tx.execStmt(ctx, `ROLLBACK TO contact`); err != nil {
+				return fmt.Errorf("roll back savepoint: %w", err)
+			}
+		}
+		if savepoints {
+			if _, err := tx.execStmt(ctx, `RELEASE contact`); err != nil {
+				return fmt.Errorf("release savepoint: %w", err)
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		fail(fmt.Errorf("commit contacts: %w", err))
-		return
+		return fmt.Errorf("commit contacts: %w", err)
 	}
-	b.log.Debug("contact batch committed", "contacts", len(batch), "elapsed", time.Since(start))
+	return nil
 }
 
 // recordKeyed records a contact unless its key is already held.
-func (tx *Tx) recordKeyed(ctx context.Context, key string, c *canary.Contact, raw []byte) (int64, bool, error) {
+func (tx *Tx) recordKeyed(ctx context.Context, key string, p *preparedContact) (int64, bool, error) {
+	c := p.c
 	if key != "" {
 		var id int64
 		switch err := tx.QueryRowContext(ctx, `SELECT contact_id FROM contact_keys WHERE key = ?`, key).Scan(&id); {
@@ -204,7 +234,7 @@ func (tx *Tx) recordKeyed(ctx context.Context, key string, c *canary.Contact, ra
 			return 0, false, fmt.Errorf("check contact key: %w", err)
 		}
 	}
-	id, dup, err := tx.recordContact(ctx, c, raw)
+	id, dup, err := tx.recordContact(ctx, p)
 	if err != nil || key == "" {
 		return id, dup, err
 	}

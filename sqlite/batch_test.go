@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/leaktrace/leaktrace/canary"
@@ -140,5 +141,46 @@ func TestBatcherKeyed(t *testing.T) {
 	cs, _ := db.Contacts(ctx)
 	if len(cs) != 1 {
 		t.Fatalf("contacts=%d, want 1", len(cs))
+	}
+}
+
+// BenchmarkBatcher measures the writer alone: a 2 KB contact like the ones
+// serve receives, recorded durably, from one caller and from eight.
+func BenchmarkBatcher(b *testing.B) {
+	body := make([]byte, 2048)
+	for i := range body {
+		body[i] = 'a' + byte(i%26)
+	}
+	auth := `{"envelope":{"mail_from":"a@sender.example","rcpt_to":["x@canary.example"],"helo":"client.test","peer":"127.0.0.1:40000","tls":false},"received":[],"dkim_signatures":0,"dkim":[],"dns":[]}`
+	for _, callers := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			db := openBatchDB(b)
+			bt := db.NewBatcher(nil, sqlite.BatchOptions{})
+			defer bt.Close()
+			var next atomic.Int64
+			b.SetBytes(int64(len(body)))
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for range callers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := next.Add(1)
+						if i > int64(b.N) {
+							return
+						}
+						raw := append(fmt.Appendf(nil, "Subject: %d\r\n\r\n", i), body...)
+						c := &canary.Contact{Channel: canary.ChannelEmail, Source: "smtp", From: "a@sender.example",
+							To: []string{"x@canary.example"}, Subject: "Your order", Unissued: []string{"x@canary.example"}, Auth: auth}
+						if _, _, err := bt.RecordContact(context.Background(), c, raw); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		})
 	}
 }

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -51,12 +53,16 @@ func jsonText(v any) string {
 // investigation it matched (the shared chain when it matched none), all in
 // one transaction: either all of the evidence is there or none of it.
 func (d *DB) RecordContact(ctx context.Context, c *canary.Contact, raw []byte) (int64, bool, error) {
+	p, err := prepareContact(c, raw)
+	if err != nil {
+		return 0, false, err
+	}
 	tx, err := d.begin(ctx)
 	if err != nil {
 		return 0, false, err
 	}
 	defer tx.Rollback()
-	id, dup, err := tx.recordContact(ctx, c, raw)
+	id, dup, err := tx.recordContact(ctx, p)
 	if err != nil || dup {
 		return id, dup, err
 	}
@@ -66,31 +72,74 @@ func (d *DB) RecordContact(ctx context.Context, c *canary.Contact, raw []byte) (
 	return id, false, nil
 }
 
+// preparedContact is a contact with everything that does not depend on
+// the database worked out: its hash and encoded fields. The batching
+// writer has callers prepare their own contacts, so the one goroutine that
+// holds the write lock only runs SQL.
+type preparedContact struct {
+	c                                   *canary.Contact
+	raw                                 []byte
+	sha                                 string
+	to, unissued, problems, authDomains string
+	received                            string // the "contact received" audit detail
+}
+
+// receivedDetail is the "contact received" audit detail. Its fields are in
+// the order of their JSON names, the order earlier entries (encoded from a
+// map) have, so the entries read the same whatever wrote them.
+type receivedDetail struct {
+	AsWritten            string         `json:"as_written"`
+	AuthenticatedDomains []string       `json:"authenticated_domains"`
+	Channel              canary.Channel `json:"channel"`
+	RawSHA256            string         `json:"raw_sha256"`
+	ReceivedAt           string         `json:"received_at"`
+	Size                 int            `json:"size"`
+	Source               string         `json:"source"`
+	Unissued             []string       `json:"unissued"`
+}
+
+func prepareContact(c *canary.Contact, raw []byte) (*preparedContact, error) {
+	sum := sha256.Sum256(raw)
+	p := &preparedContact{c: c, raw: raw, sha: hex.EncodeToString(sum[:]),
+		to: jsonText(c.To), unissued: jsonText(c.Unissued), problems: jsonText(c.Problems), authDomains: jsonText(c.AuthDomains)}
+	b, err := json.Marshal(receivedDetail{AsWritten: c.ReceivedText, AuthenticatedDomains: c.AuthDomains, Channel: c.Channel,
+		RawSHA256: p.sha, ReceivedAt: fmtTime(c.ReceivedAt), Size: len(raw), Source: c.Source, Unissued: c.Unissued})
+	if err != nil {
+		return nil, fmt.Errorf("encode audit detail: %w", err)
+	}
+	p.received = string(b)
+	return p, nil
+}
+
 // recordContact is RecordContact's work inside tx. The batching writer
 // (batch.go) runs it for several contacts in one transaction.
-func (tx *Tx) recordContact(ctx context.Context, c *canary.Contact, raw []byte) (int64, bool, error) {
-	sha, err := tx.putRaw(ctx, raw)
+func (tx *Tx) recordContact(ctx context.Context, p *preparedContact) (int64, bool, error) {
+	c, sha := p.c, p.sha
+	added, err := tx.putRawHashed(ctx, sha, p.raw)
 	if err != nil {
 		return 0, false, err
 	}
-	var existing int64
-	row, err := tx.queryRowStmt(ctx, `SELECT id FROM contacts WHERE raw_sha256 = ? ORDER BY id LIMIT 1`, sha)
-	if err != nil {
-		return 0, false, err
+	// Bytes that were not stored before cannot belong to a contact yet.
+	if !added {
+		var existing int64
+		row, err := tx.queryRowStmt(ctx, `SELECT id FROM contacts WHERE raw_sha256 = ? ORDER BY id LIMIT 1`, sha)
+		if err != nil {
+			return 0, false, err
+		}
+		switch err := row.Scan(&existing); err {
+		case nil:
+			c.ID, c.RawSHA256 = existing, sha
+			return existing, true, nil
+		case sql.ErrNoRows:
+		default:
+			return 0, false, fmt.Errorf("check duplicate contact: %w", err)
+		}
 	}
-	switch err := row.Scan(&existing); err {
-	case nil:
-		c.ID, c.RawSHA256 = existing, sha
-		return existing, true, nil
-	case sql.ErrNoRows:
-	default:
-		return 0, false, fmt.Errorf("check duplicate contact: %w", err)
-	}
-	c.RawSHA256, c.RawSize = sha, int64(len(raw))
+	c.RawSHA256, c.RawSize = sha, int64(len(p.raw))
 	res, err := tx.execStmt(ctx, `INSERT INTO contacts (channel, received_at, received_text, source, from_text, to_json, subject,
 		raw_sha256, unissued_json, problems_json, auth_json, auth_domains_json, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		string(c.Channel), fmtTime(c.ReceivedAt), c.ReceivedText, c.Source, c.From, jsonText(c.To), c.Subject,
-		sha, jsonText(c.Unissued), jsonText(c.Problems), c.Auth, jsonText(c.AuthDomains), fmtTime(tx.now))
+		string(c.Channel), fmtTime(c.ReceivedAt), c.ReceivedText, c.Source, c.From, p.to, c.Subject,
+		sha, p.unissued, p.problems, c.Auth, p.authDomains, fmtTime(tx.now))
 	if err != nil {
 		return 0, false, fmt.Errorf("store contact: %w", err)
 	}
@@ -101,9 +150,7 @@ func (tx *Tx) recordContact(ctx context.Context, c *canary.Contact, raw []byte) 
 		return 0, false, err
 	}
 	for _, chain := range chains {
-		if err := tx.audit(ctx, chain, "contact received", subject, map[string]any{
-			"channel": c.Channel, "received_at": fmtTime(c.ReceivedAt), "as_written": c.ReceivedText,
-			"source": c.Source, "raw_sha256": sha, "size": len(raw), "unissued": c.Unissued, "authenticated_domains": c.AuthDomains}); err != nil {
+		if err := tx.auditJSON(ctx, chain, "contact received", subject, p.received); err != nil {
 			return 0, false, err
 		}
 	}
