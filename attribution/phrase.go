@@ -64,40 +64,38 @@ func firstUnit(s string) string {
 	return s[:end]
 }
 
-// find calls fn for every key found in folded, with its byte offset.
+// find calls fn for every key found in folded, with its byte offset. Only
+// the start of a unit can start a key, so the scan steps a whole word at a
+// time.
 func (x *phraseIndex) find(folded string, fn func(p phrase, at int)) {
-	prevWord := false
+	if len(x.byFirst) == 0 {
+		return
+	}
 	for i := 0; i < len(folded); {
-		r, w := utf8.DecodeRuneInString(folded[i:])
-		var unit string
-		switch {
-		case isHan(r):
-			unit = folded[i : i+w]
-			prevWord = false
-		case isWordRune(r) && !prevWord:
-			j := i + w
-			for j < len(folded) {
-				r2, w2 := utf8.DecodeRuneInString(folded[j:])
+		r, w := decodeRune(folded[i:])
+		end := i + w
+		if isWordRune(r) { // never true for Han, a unit of its own
+			for end < len(folded) {
+				r2, w2 := decodeRune(folded[end:])
 				if !isWordRune(r2) {
 					break
 				}
-				j += w2
-			}
-			unit = folded[i:j]
-			prevWord = true
-		default:
-			prevWord = isWordRune(r)
-			if !isWordRune(r) {
-				unit = folded[i : i+w]
+				end += w2
 			}
 		}
-		if unit != "" {
-			for _, p := range x.byFirst[unit] {
-				if strings.HasPrefix(folded[i:], p.key) && boundary(folded, i, i+len(p.key)) {
-					fn(p, i)
-				}
+		for _, p := range x.byFirst[folded[i:end]] {
+			if strings.HasPrefix(folded[i:], p.key) && boundary(folded, i, i+len(p.key)) {
+				fn(p, i)
 			}
 		}
-		i += w
+		i = end
 	}
+}
+
+// decodeRune is utf8.DecodeRuneInString with the ASCII case inline.
+func decodeRune(s string) (rune, int) {
+	if s[0] < utf8.RuneSelf {
+		return rune(s[0]), 1
+	}
+	return utf8.DecodeRuneInString(s)
 }
