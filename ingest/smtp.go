@@ -18,7 +18,6 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/leaktrace/leaktrace/attribution"
 	"github.com/leaktrace/leaktrace/canary"
 )
 
@@ -35,6 +34,11 @@ type SMTPConfig struct {
 	CommitTimeout   time.Duration // checks and durable commit of one message, default 1 min
 	MaxConns        int           // total connections, default 256
 	MaxConnsPerIP   int           // connections from one address, default 16
+	// MaxBytesInFlight bounds the message data all sessions hold at once
+	// (default 256 MiB): past it, a session waits up to InFlightWait (30 s)
+	// for room and then defers its message with 452.
+	MaxBytesInFlight int64
+	InFlightWait     time.Duration
 	// MinFreeBytes is the free disk space below which mail is answered 452
 	// rather than filling the disk (default 1 GiB), measured at DiskPath.
 	MinFreeBytes uint64
@@ -46,16 +50,18 @@ type SMTPConfig struct {
 // DefaultSMTPConfig returns the limits used for fields left at zero.
 func DefaultSMTPConfig() SMTPConfig {
 	return SMTPConfig{
-		MaxMessageBytes: 10 << 20,
-		MaxRecipients:   100,
-		ReadTimeout:     5 * time.Minute,
-		WriteTimeout:    5 * time.Minute,
-		DataBlock:       3 * time.Minute,
-		DataTimeout:     10 * time.Minute,
-		CommitTimeout:   time.Minute,
-		MaxConns:        256,
-		MaxConnsPerIP:   16,
-		MinFreeBytes:    1 << 30,
+		MaxMessageBytes:  10 << 20,
+		MaxRecipients:    100,
+		ReadTimeout:      5 * time.Minute,
+		WriteTimeout:     5 * time.Minute,
+		DataBlock:        3 * time.Minute,
+		DataTimeout:      10 * time.Minute,
+		CommitTimeout:    time.Minute,
+		MaxConns:         256,
+		MaxConnsPerIP:    16,
+		MaxBytesInFlight: 256 << 20,
+		InFlightWait:     30 * time.Second,
+		MinFreeBytes:     1 << 30,
 	}
 }
 
@@ -83,6 +89,12 @@ func (c SMTPConfig) withDefaults() SMTPConfig {
 	if c.MaxConnsPerIP <= 0 {
 		c.MaxConnsPerIP = d.MaxConnsPerIP
 	}
+	if c.MaxBytesInFlight <= 0 {
+		c.MaxBytesInFlight = d.MaxBytesInFlight
+	}
+	// One message must fit, or the largest allowed could never be taken.
+	c.MaxBytesInFlight = max(c.MaxBytesInFlight, c.MaxMessageBytes+2*dataBlock)
+	set(&c.InFlightWait, d.InFlightWait)
 	if c.MinFreeBytes == 0 {
 		c.MinFreeBytes = d.MinFreeBytes
 	}
@@ -107,6 +119,7 @@ type SMTP struct {
 	server   *smtp.Server
 	ctx      context.Context // the server's lifetime
 	freeDisk func(path string) (uint64, error)
+	data     *dataBuffers
 
 	draining atomic.Bool
 	mu       sync.Mutex
@@ -122,7 +135,7 @@ func NewSMTP(ctx context.Context, cfg SMTPConfig, in Ingester, store canary.Cont
 	}
 	cfg = cfg.withDefaults()
 	s := &SMTP{cfg: cfg, log: log, ingester: in, store: store, live: live, auth: auth, ctx: ctx,
-		freeDisk: diskFree, conns: map[*limitConn]struct{}{}}
+		freeDisk: diskFree, conns: map[*limitConn]struct{}{}, data: newDataBuffers(cfg.MaxBytesInFlight, cfg.InFlightWait)}
 	if s.auth == nil {
 		s.auth = &Authenticator{}
 	}
@@ -282,7 +295,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 func (ss *session) Data(r io.Reader) error {
 	s := ss.srv
 	received := s.now()
-	raw, err := ss.read(r)
+	held, err := ss.read(r)
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
@@ -295,6 +308,8 @@ func (ss *session) Data(r io.Reader) error {
 		s.log.Warn("message data not read", "peer", ss.peer, "err", err)
 		return errTempFailure
 	}
+	defer held.release()
+	raw := held.raw
 	if !s.enoughDisk(uint64(len(raw))) {
 		s.log.Error("free disk below the floor: mail deferred", "path", s.cfg.DiskPath, "floor", s.cfg.MinFreeBytes)
 		return errNoStorage
@@ -312,46 +327,6 @@ func (ss *session) Data(r io.Reader) error {
 	s.log.Info("message accepted", "contact", rec.Contact.ID, "size", len(raw), "duplicate", rec.Duplicate,
 		"matches", len(rec.Contact.Matches), "authenticated", len(rec.Contact.AuthDomains))
 	return nil
-}
-
-// read takes the message into memory, within the size limit, resetting the
-// read deadline per block and bounding the whole transfer. Blocks are
-// joined once at the end, so a large message costs its size twice at most
-// rather than the copies of a doubling buffer.
-func (ss *session) read(r io.Reader) ([]byte, error) {
-	cfg := ss.srv.cfg
-	start := time.Now()
-	defer ss.netConn.SetReadDeadline(time.Time{})
-	const block = 64 << 10
-	var blocks [][]byte
-	total := 0
-	for {
-		dl := time.Now().Add(cfg.DataBlock)
-		if end := start.Add(cfg.DataTimeout); end.Before(dl) {
-			dl = end
-		}
-		ss.netConn.SetReadDeadline(dl)
-		if len(blocks) == 0 || len(blocks[len(blocks)-1]) == block {
-			blocks = append(blocks, make([]byte, 0, block))
-		}
-		b := blocks[len(blocks)-1]
-		n, err := r.Read(b[len(b):cap(b)])
-		blocks[len(blocks)-1] = b[:len(b)+n]
-		total += n
-		if err == io.EOF {
-			if len(blocks) == 1 {
-				return blocks[0], nil
-			}
-			raw := make([]byte, 0, total)
-			for _, b := range blocks {
-				raw = append(raw, b...)
-			}
-			return raw, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
 }
 
 func (s *SMTP) now() time.Time {
@@ -424,31 +399,51 @@ func (r *receipt) RecordContact(ctx context.Context, c *canary.Contact, raw []by
 		c.Problems = append(c.Problems, "a lone dot next to a bare CR or LF: an SMTP smuggling attempt or a broken sender; kept as one message")
 	}
 	c.AuthDomains = r.auth.Domains
-	fields := map[string]json.RawMessage{}
-	if c.Auth != "" {
-		_ = json.Unmarshal([]byte(c.Auth), &fields)
-	}
-	put := func(k string, v any) {
-		b, _ := json.Marshal(v)
-		fields[k] = b
-	}
-	put("received_by", map[string]string{"server": r.server, "at": r.at.Format(time.RFC3339Nano), "sender_claimed_time": claimed})
-	put("dkim", r.auth.DKIM)
-	if r.auth.SPF != nil {
-		put("spf", r.auth.SPF)
-	}
-	if r.auth.ARC != nil {
-		put("arc", r.auth.ARC)
-	}
-	put("from_domain", r.auth.FromDomain)
-	put("authenticated_domains", r.auth.Domains)
-	put("dns", r.auth.DNS)
-	b, err := json.Marshal(fields)
+	b, err := json.Marshal(serverReceipt{
+		ReceivedBy:           receivedBy{Server: r.server, At: r.at.Format(time.RFC3339Nano), SenderClaimedTime: claimed},
+		DKIM:                 r.auth.DKIM,
+		SPF:                  r.auth.SPF,
+		ARC:                  r.auth.ARC,
+		FromDomain:           r.auth.FromDomain,
+		AuthenticatedDomains: r.auth.Domains,
+		DNS:                  r.auth.DNS,
+	})
 	if err != nil {
 		return 0, false, fmt.Errorf("encode receipt: %w", err)
 	}
-	c.Auth = string(b)
+	c.Auth = joinObjects(c.Auth, string(b))
 	return r.next.RecordContact(ctx, c, raw)
+}
+
+// serverReceipt is what only the receiving server knows, added to the
+// contact's receipt record beside what the message itself said.
+type serverReceipt struct {
+	ReceivedBy           receivedBy   `json:"received_by"`
+	DKIM                 []DKIMResult `json:"dkim"`
+	SPF                  *SPFResult   `json:"spf,omitempty"`
+	ARC                  *ARCResult   `json:"arc,omitempty"`
+	FromDomain           string       `json:"from_domain"`
+	AuthenticatedDomains []string     `json:"authenticated_domains"`
+	DNS                  []DNSAnswer  `json:"dns"`
+}
+
+type receivedBy struct {
+	Server            string `json:"server"`
+	At                string `json:"at"`
+	SenderClaimedTime string `json:"sender_claimed_time"`
+}
+
+// joinObjects joins two JSON objects with distinct keys into one, without
+// decoding them.
+func joinObjects(a, b string) string {
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	switch {
+	case a == "" || a == "{}":
+		return b
+	case b == "" || b == "{}":
+		return a
+	}
+	return a[:len(a)-1] + "," + b[1:]
 }
 
 // bareDotLine reports a line holding only a dot that is ended or started
@@ -467,157 +462,4 @@ func bareDotLine(raw []byte) bool {
 		}
 	}
 	return false
-}
-
-// limitListener refuses connections over the total and per-address limits
-// with a 421 reply.
-type limitListener struct {
-	net.Listener
-	max, perIP int
-	log        *slog.Logger
-
-	srv *SMTP
-
-	mu    sync.Mutex
-	total int
-	per   map[string]int
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		ip := c.RemoteAddr().String()
-		if h, _, err := net.SplitHostPort(ip); err == nil {
-			ip = h
-		}
-		l.mu.Lock()
-		if l.total >= l.max || l.per[ip] >= l.perIP {
-			l.mu.Unlock()
-			l.log.Warn("connection refused: too many connections", "peer", ip)
-			go refuse(c)
-			continue
-		}
-		l.total++
-		l.per[ip]++
-		l.mu.Unlock()
-		lc := &limitConn{Conn: c}
-		lc.release = func() {
-			l.mu.Lock()
-			l.total--
-			if l.per[ip]--; l.per[ip] <= 0 {
-				delete(l.per, ip)
-			}
-			l.mu.Unlock()
-			l.srv.mu.Lock()
-			delete(l.srv.conns, lc)
-			l.srv.mu.Unlock()
-		}
-		l.srv.mu.Lock()
-		l.srv.conns[lc] = struct{}{}
-		l.srv.mu.Unlock()
-		if l.srv.draining.Load() {
-			lc.Close()
-			continue
-		}
-		return lc, nil
-	}
-}
-
-func refuse(c net.Conn) {
-	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(c, "421 4.7.0 Too many connections, try again later\r\n")
-	c.Close()
-}
-
-type limitConn struct {
-	net.Conn
-	busy    atomic.Bool // inside a mail transaction
-	once    sync.Once
-	release func()
-}
-
-func (c *limitConn) Close() error {
-	if c.Conn == nil {
-		return nil
-	}
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
-}
-
-// Live holds what matching needs (the canary domains, the issued tokens),
-// re-read from the database while the server runs: tokens are issued by
-// other commands meanwhile.
-type Live struct {
-	source  canary.UniverseSource
-	mu      sync.Mutex
-	matcher atomic.Pointer[attribution.Matcher]
-	domains atomic.Pointer[map[string]bool]
-}
-
-// NewLive loads the universe once.
-func NewLive(ctx context.Context, source canary.UniverseSource) (*Live, error) {
-	l := &Live{source: source}
-	if err := l.Reload(ctx); err != nil {
-		return nil, err
-	}
-	return l, nil
-}
-
-// Reload re-reads the canary domains and the issued tokens.
-func (l *Live) Reload(ctx context.Context) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	u, err := l.source.Universe(ctx)
-	if err != nil {
-		return fmt.Errorf("load canary domains and tokens: %w", err)
-	}
-	doms := map[string]bool{}
-	for _, d := range u.Domains {
-		// A plus-style base is a mailbox at someone else's provider: its
-		// mail arrives there, not here.
-		if !d.Plus {
-			doms[strings.ToLower(d.Name)] = true
-		}
-	}
-	l.matcher.Store(attribution.NewMatcher(u))
-	l.domains.Store(&doms)
-	return nil
-}
-
-// Run reloads every interval until ctx ends.
-func (l *Live) Run(ctx context.Context, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := l.Reload(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("reload canary domains and tokens", "err", err)
-			}
-		}
-	}
-}
-
-// Matcher is the current matcher.
-func (l *Live) Matcher() *attribution.Matcher { return l.matcher.Load() }
-
-// Serves reports whether domain is a canary domain received here.
-func (l *Live) Serves(domain string) bool {
-	return (*l.domains.Load())[strings.ToLower(strings.TrimSuffix(domain, "."))]
-}
-
-// Domains returns the canary domains served, sorted.
-func (l *Live) Domains() []string {
-	var out []string
-	for d := range *l.domains.Load() {
-		out = append(out, d)
-	}
-	slices.Sort(out)
-	return out
 }

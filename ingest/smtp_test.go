@@ -344,6 +344,49 @@ func TestSMTPLimits(t *testing.T) {
 	})
 }
 
+// Message data held by all sessions at once is bounded: a session that
+// finds no room within the wait defers its message with 452 and frees
+// what it held; the others are not disturbed.
+func TestSMTPBytesInFlightBounded(t *testing.T) {
+	// Room for one message of up to 100 KB and two blocks more (228 KB).
+	s := startSMTP(t, ingest.SMTPConfig{MaxMessageBytes: 100 << 10, MaxBytesInFlight: 1, InFlightWait: 300 * time.Millisecond}, nil)
+	start := func() *rawSession {
+		r := dialRaw(t, s.addr)
+		for _, c := range []string{"EHLO client.test", "MAIL FROM:<a@sender.example>", "RCPT TO:<x@canary.example>", "DATA"} {
+			r.cmd(c)
+		}
+		return r
+	}
+	chunk := "Subject: big\r\n\r\n" + strings.Repeat(strings.Repeat("x", 998)+"\r\n", 70)
+	a := start()
+	a.c.Write([]byte(chunk)) // holds two blocks
+	for deadline := time.Now().Add(10 * time.Second); s.srv.BytesInFlight() < 128<<10; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first message holds %d bytes, want two blocks", s.srv.BytesInFlight())
+		}
+	}
+	b := start()
+	b.c.Write([]byte(chunk + ".\r\n")) // its second block does not fit beside a's
+	if got := b.reply(); !strings.HasPrefix(got, "452") {
+		t.Fatalf("second large message: %s, want 452", got)
+	}
+	a.c.Write([]byte(".\r\n"))
+	if got := a.reply(); !strings.HasPrefix(got, "250") {
+		t.Fatalf("first message: %s, want 250", got)
+	}
+	// a's room is free again: b's retry fits.
+	for _, c := range []string{"RSET", "MAIL FROM:<a@sender.example>", "RCPT TO:<x@canary.example>", "DATA"} {
+		b.cmd(c)
+	}
+	b.c.Write([]byte(chunk + "retry\r\n.\r\n"))
+	if got := b.reply(); !strings.HasPrefix(got, "250") {
+		t.Fatalf("retried message: %s, want 250", got)
+	}
+	if n := len(contacts(t, s.db)); n != 2 {
+		t.Fatalf("contacts=%d, want 2", n)
+	}
+}
+
 func TestSMTPNoAuth(t *testing.T) {
 	s := startSMTP(t, ingest.SMTPConfig{}, nil)
 	r := dialRaw(t, s.addr)
@@ -501,26 +544,39 @@ func TestSMTPShutdownDrains(t *testing.T) {
 }
 
 // BenchmarkSMTPReceive measures whole receipts (SMTP, checks, matching,
-// durable group commit) from 8 connections.
+// durable group commit) from one connection and from eight.
 func BenchmarkSMTPReceive(b *testing.B) {
-	s := startSMTP(b, ingest.SMTPConfig{MaxConnsPerIP: 64}, nil)
 	body := strings.Repeat("Chi Linh oi, don hang cua chi bi loi thanh toan, vui long goi lai.\r\n", 28)
-	var next atomic.Int64
-	b.SetParallelism(4) // 4 × GOMAXPROCS(2) = 8 connections here
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		c, err := smtp.Dial(s.addr)
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		defer c.Close()
-		for pb.Next() {
-			raw := msg("a@sender.example", "x@canary.example", fmt.Sprintf("bench-%d", next.Add(1)), body)
-			if err := c.SendMail("a@sender.example", []string{"x@canary.example"}, strings.NewReader(raw)); err != nil {
-				b.Error(err)
-				return
+	for _, conns := range []int{1, 8} {
+		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
+			s := startSMTP(b, ingest.SMTPConfig{MaxConnsPerIP: 64}, nil)
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for range conns {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, err := smtp.Dial(s.addr)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					defer c.Close()
+					for {
+						i := next.Add(1)
+						if i > int64(b.N) {
+							return
+						}
+						raw := msg("a@sender.example", "x@canary.example", fmt.Sprintf("bench-%d", i), body)
+						if err := c.SendMail("a@sender.example", []string{"x@canary.example"}, strings.NewReader(raw)); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
 			}
-		}
-	})
+			wg.Wait()
+		})
+	}
 }
