@@ -334,11 +334,23 @@ func wordSpans(s string) [][2]int {
 }
 
 func (m *Matcher) namesIn(c *collector, t Text, folded string) {
+	var full [][2]int
 	m.names.find(folded, func(p phrase, at int) {
 		c.add(p.tok, t.How, folded[at:at+len(p.key)], false)
+		full = append(full, [2]int{at, at + len(p.key)})
 	})
 	if len(m.greetings) == 0 {
 		return
+	}
+	// "Kính gửi Mai Công Cường" greets the whole name: its first word is
+	// not the given name of another persona called Mai.
+	inFullName := func(at int) bool {
+		for _, f := range full {
+			if f[0] <= at && at < f[1] {
+				return true
+			}
+		}
+		return false
 	}
 	// A greeting is a title word followed by the greeted word. Titles chain
 	// ("xin chao chi Linh"), so every word after a title is tried.
@@ -352,6 +364,9 @@ func (m *Matcher) namesIn(c *collector, t Text, folded string) {
 			continue
 		}
 		g := words[i+n]
+		if inFullName(g[0]) {
+			continue
+		}
 		for _, tok := range m.greetings[folded[g[0]:g[1]]] {
 			c.add(tok, canary.HowGreeting, folded[words[i][0]:g[1]], false)
 		}

@@ -37,6 +37,8 @@ func universe() *canary.Universe {
 			t(10, "cn", canary.TokenFact, "item", "隐形眼镜 月抛 2片", "隐形眼镜 月抛 2片", "", false),
 			t(11, "vn", canary.TokenFact, "placed_at", "2026-11-01 10:05", "2026-11-01 10:05", "", false),
 			t(12, "vn", canary.TokenEmail, "chat email", "me+hoa.le.abcdefg@gmail.com", "me+hoa.le.abcdefg@gmail.com", "", false),
+			// Greeted as "Trần", the family name of token 3.
+			t(13, "vn", canary.TokenName, "account name", "Lê Văn Trần", "le van tran", "tran", false),
 		},
 	}
 }
@@ -83,6 +85,8 @@ func TestMatcher(t *testing.T) {
 		{"number in text, +84", body("call +84 912 345 678"), []found{{2, "body", false}}, nil},
 		{"masked number is partial", body("SĐT 0912***678 của chị"), []found{{2, "body", true}}, nil},
 		{"full name without diacritics", body("Kinh gui TRAN THI LINH"), []found{{3, "body", false}}, nil},
+		{"a greeted full name is not its first word's greeting", body("Kính gửi Trần Thị Lình"), []found{{3, "body", false}}, nil},
+		{"the same word greeted alone", body("Kính gửi anh Trần"), []found{{13, "greeting", false}}, nil},
 		{"vietnamese greeting, other tone", body("Chào chị Lĩnh, đơn hàng của chị"), []found{{3, "greeting", false}}, nil},
 		{"chained greeting", body("xin chao chi linh oi"), []found{{3, "greeting", false}}, nil},
 		{"chinese title after surname", body("王女士您好，我是客服"), []found{{8, "greeting", false}}, nil},
