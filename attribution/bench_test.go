@@ -121,3 +121,25 @@ func BenchmarkMatch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMatchScam is a scam mail as bench/run.sh sends it: a greeting,
+// the order's item, price and number, a number to call, then Vietnamese
+// filler with diacritics and no digits.
+func BenchmarkMatchScam(b *testing.B) {
+	m := attribution.NewMatcher(matchUniverse())
+	head := "Kính gửi Trần Thị linh7,\r\nĐơn hàng kem chong nang loai 7 giá 107.000đ của bạn chưa thanh toán thành công. Vui lòng gọi 0987 654 321 để được hoàn tiền.\r\n"
+	line := "Chúng tôi xin lỗi vì sự bất tiện này. Nếu không xác nhận trong hôm nay, đơn hàng sẽ bị hủy và tiền sẽ không được hoàn lại.\r\n"
+	for _, size := range []int{2 << 10, 100 << 10} {
+		text := head
+		for len(text) < size {
+			text += line
+		}
+		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			b.ReportAllocs()
+			for range b.N {
+				m.Match(attribution.Observation{Texts: []attribution.Text{{Text: text, How: canary.HowBody}}})
+			}
+		})
+	}
+}

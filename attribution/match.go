@@ -301,6 +301,9 @@ var (
 	greetTwo = set("quy khach", "kinh gui", "xin chao")
 
 	greetAfter = regexp.MustCompile(`(\p{Han})(女士|先生|小姐|姐|哥|老师|同学|阿姨)`)
+	// greetAfterTitles is a quick test that greetAfter may match at all
+	// (小姐 holds 姐): most text holds none of them.
+	greetAfterTitles = []string{"女士", "先生", "姐", "哥", "老师", "同学", "阿姨"}
 )
 
 func set(words ...string) map[string]bool {
@@ -371,6 +374,9 @@ func (m *Matcher) namesIn(c *collector, t Text, folded string) {
 			c.add(tok, canary.HowGreeting, folded[words[i][0]:g[1]], false)
 		}
 	}
+	if !slices.ContainsFunc(greetAfterTitles, func(t string) bool { return strings.Contains(folded, t) }) {
+		return
+	}
 	for _, g := range greetAfter.FindAllStringSubmatchIndex(folded, -1) {
 		for _, tok := range m.greetings[folded[g[2]:g[3]]] {
 			c.add(tok, canary.HowGreeting, folded[g[0]:g[1]], false)
@@ -424,14 +430,48 @@ func (m *Matcher) codesIn(c *collector, t Text, folded string) {
 	}
 }
 
+// idRuns returns the runs of words that hold a digit, joined by one space
+// or hyphen: "2610 1200 01vn" in "don 2610 1200 01vn ngay 12". A word is a
+// run of ASCII letters and digits (folded text is lower case). It is what
+// the expression [a-z0-9]*[0-9][a-z0-9]*(?:[ -][a-z0-9]*[0-9][a-z0-9]*)*
+// finds, in one pass.
 func idRuns(folded string, any bool) []string {
 	if !any {
 		return nil
 	}
-	return idRunRE.FindAllString(folded, -1)
+	isAlnum := func(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
+	// word returns the end of the word at i and whether it holds a digit.
+	word := func(i int) (int, bool) {
+		digit := false
+		for ; i < len(folded) && isAlnum(folded[i]); i++ {
+			digit = digit || folded[i] <= '9'
+		}
+		return i, digit
+	}
+	var out []string
+	for i := 0; i < len(folded); {
+		if !isAlnum(folded[i]) {
+			i++
+			continue
+		}
+		end, digit := word(i)
+		if !digit {
+			i = end
+			continue
+		}
+		start := i
+		for end+1 < len(folded) && (folded[end] == ' ' || folded[end] == '-') && isAlnum(folded[end+1]) {
+			next, d := word(end + 1)
+			if !d {
+				break
+			}
+			end = next
+		}
+		out = append(out, folded[start:end])
+		i = end
+	}
+	return out
 }
-
-var idRunRE = regexp.MustCompile(`[a-z0-9]*[0-9][a-z0-9]*(?:[ \-][a-z0-9]*[0-9][a-z0-9]*)*`)
 
 func (m *Matcher) factsIn(c *collector, t Text, folded string, digits bool) {
 	if digits && len(m.prices) > 0 {
