@@ -7,8 +7,11 @@
 #
 # Every configuration (2 KB and 100 KB; 8 and 1 connections) runs once per
 # round against each server in turn (interleaved), and the medians are
-# printed. leaktrace runs as shipped: synchronous=FULL, group commit, DKIM
-# and SPF checks, matching and the audit chain. DNS goes to 127.0.0.1:1
+# printed. The messages are what a fake customer service sends: written to
+# a canary address of a seeded investigation (bench/seed.sh, ORDERS=200
+# orders), quoting the order's shipping name, item, price and number.
+# leaktrace runs as shipped: synchronous=FULL, group commit, DKIM and SPF
+# checks, matching against every token and the audit chain. DNS goes to 127.0.0.1:1
 # (refused at once, answers cached) so no lookup leaves the machine.
 # A diagnostic row "leaktrace-hdr" runs leaktrace with matching limited to
 # the headers (--mime-max-text-bytes 1): it shows what the body matching
@@ -55,12 +58,16 @@ for s in mailpit leaktrace leaktrace-hdr sink; do port[$s]=$(free_port); done
 	--database "$work/mailpit.db" --max 0 --smtp-disable-rdns --disable-version-check -q >"$work/mailpit.log" 2>&1 &
 pids+=($!)
 
+# One seeded database (an investigation of ORDERS orders with their tokens),
+# copied for the second leaktrace; every server gets the same messages,
+# written to those canary identities.
+targets="$work/targets.tsv"
+bash "$root/bench/seed.sh" "$work/bin/leaktrace" "$work/seed.db" "$targets"
 start_leaktrace() { # name, extra flags...
 	local name=$1
 	shift
 	local db="$work/$name.db"
-	"$work/bin/leaktrace" --db "$db" init >/dev/null
-	"$work/bin/leaktrace" --db "$db" domain add canary.example >/dev/null
+	cp "$work/seed.db" "$db"
 	"$work/bin/leaktrace" --db "$db" serve --smtp "127.0.0.1:${port[$name]}" --dns 127.0.0.1:1 \
 		--min-free-disk 1 --max-connections-per-ip 64 --hostname bench.test "$@" >"$work/$name.log" 2>&1 &
 	pids+=($!)
@@ -75,7 +82,7 @@ for s in mailpit leaktrace leaktrace-hdr sink; do wait_port "${port[$s]}"; done
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm0=$(hwm "$lt_pid")
-"$work/bin/loadclient" -addr "127.0.0.1:${port[leaktrace]}" -n 3 -size $((10 * 1024 * 1024 - 4096)) -conns 1 >/dev/null
+"$work/bin/loadclient" -addr "127.0.0.1:${port[leaktrace]}" -n 3 -size $((10 * 1024 * 1024 - 4096)) -conns 1 -targets "$targets" >/dev/null
 hwm1=$(hwm "$lt_pid")
 
 results="$work/results.txt"
@@ -85,7 +92,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	for cfg in "${configs[@]}"; do
 		read -r size conns n <<<"$cfg"
 		for s in mailpit leaktrace leaktrace-hdr sink; do
-			rate=$("$work/bin/loadclient" -addr "127.0.0.1:${port[$s]}" -n "$n" -size "$size" -conns "$conns" |
+			rate=$("$work/bin/loadclient" -addr "127.0.0.1:${port[$s]}" -n "$n" -size "$size" -conns "$conns" -targets "$targets" |
 				sed -n 's/.*msgs_per_s=\([0-9.]*\).*/\1/p')
 			echo "$round $size $conns $s $rate" >>"$results"
 			echo "round $round size=$size conns=$conns $s: $rate msgs/s" >&2
@@ -107,5 +114,8 @@ for cfg in "${configs[@]}"; do
 	printf "%-8s %-6s %10s %10s %14s %10s %8s\n" "$size" "$conns" "${med[mailpit]}" "${med[leaktrace]}" "${med[leaktrace-hdr]}" "${med[sink]}" "$ratio"
 done
 echo
-stored=$("$work/bin/leaktrace" --db "$work/leaktrace.db" --json attribute | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["contacts"]))')
-echo "leaktrace stored $stored contacts; peak RSS ${hwm0} KiB at start, ${hwm1} KiB after three 10 MiB messages; RSS now $(rss "$lt_pid") KiB"
+stored=$("$work/bin/leaktrace" --db "$work/leaktrace.db" --json attribute --investigation bench | python3 -c '
+import collections, json, sys
+c = json.load(sys.stdin)["contacts"]
+print(len(c), "contacts:", ", ".join(f"{n} {s}" for s, n in sorted(collections.Counter(x["status"] for x in c).items())))')
+echo "leaktrace stored $stored; peak RSS ${hwm0} KiB at start, ${hwm1} KiB after three 10 MiB messages; RSS now $(rss "$lt_pid") KiB"
