@@ -73,14 +73,30 @@ type SPFResult struct {
 	Error    string `json:"error,omitempty"`
 }
 
-// ARCResult describes the ARC sets a message carries. Their signatures are
-// not verified (no maintained Go implementation yet): they are recorded as
-// claims and never decide anything.
+// ARCResult is the validation of the ARC chain (RFC 8617) a message
+// arrived with, done at receipt by VerifyARC.
+//
+// ARC decides nothing: the receiving server is the canary domain's own MX,
+// so the sets only document what forwarders on the way claim to have seen
+// (their ARC-Authentication-Results). Even a chain that passes proves only
+// that those forwarders signed it, not who wrote the message; Domains and
+// first-party status never use it.
 type ARCResult struct {
-	Sets     int    `json:"sets"`
+	// Sets counts the distinct instances (i=) of the ARC fields that parsed.
+	Sets int `json:"sets"`
+	// NewestCV is the cv= of the highest-instance ARC-Seal, as written.
 	NewestCV string `json:"newest_cv,omitempty"`
-	Verified bool   `json:"verified"`
-	Note     string `json:"note"`
+	// Result is ARCNone, ARCPass, ARCFail, ARCTempError or ARCPermError.
+	Result string `json:"result"`
+	// FailedInstance and FailedHeader say where the chain stopped passing
+	// (0 and "" when the chain as a whole is at fault); Error says why.
+	FailedInstance int    `json:"failed_instance,omitempty"`
+	FailedHeader   string `json:"failed_header,omitempty"`
+	Error          string `json:"error,omitempty"`
+	// Instances are the signing domains and selectors each set claims
+	// (at most 50), in instance order.
+	Instances []ARCInstance `json:"instances,omitempty"`
+	Note      string        `json:"note"`
 }
 
 // AuthResult is what the receiving side found out about who sent a message.
@@ -178,9 +194,11 @@ func (a *Authenticator) Check(ctx context.Context, raw []byte, env *Envelope, ip
 		res.SPF = s
 	}
 
-	if n := hdr.count("arc-seal"); n > 0 {
-		res.ARC = &ARCResult{Sets: n, NewestCV: newestARCCV(hdr),
-			Note: "ARC sets recorded as claims; their signatures are not verified and decide nothing"}
+	// Most mail has no ARC field: the header scan above already says so.
+	if hdr.count("arc-seal")+hdr.count("arc-message-signature")+hdr.count("arc-authentication-results") > 0 {
+		if arc := VerifyARC(ctx, raw, rr.LookupTXT); arc.Result != ARCNone {
+			res.ARC = arc
+		}
 	}
 	res.Domains = res.authenticated()
 	res.DNS = rr.answers()
@@ -301,26 +319,6 @@ func dkimLengthTags(h header) []bool {
 		out = append(out, has)
 	}
 	return out
-}
-
-func newestARCCV(h header) string {
-	best, cv := -1, ""
-	for _, v := range h.values("arc-seal") {
-		i, c := -1, ""
-		for _, tag := range strings.Split(v, ";") {
-			k, val, _ := strings.Cut(tag, "=")
-			switch strings.TrimSpace(k) {
-			case "i":
-				i, _ = strconv.Atoi(strings.TrimSpace(val))
-			case "cv":
-				c = strings.ToLower(strings.TrimSpace(val))
-			}
-		}
-		if i > best {
-			best, cv = i, c
-		}
-	}
-	return cv
 }
 
 // recordingResolver keeps every answer one message's checks used.
