@@ -211,16 +211,16 @@ const monthWord = `(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)([a-z]*)\.?`
 
 var (
 	// Dates, each with groups year, month, day (some empty).
-	dateISORe  = regexp.MustCompile(`([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})`)
-	dateZhRe   = regexp.MustCompile(`(?:([0-9]{4}) ?年 ?)?([0-9]{1,2}) ?月 ?([0-9]{1,2}) ?[日号]`)
-	dateViRe   = regexp.MustCompile(`(?:ngay )?([0-9]{1,2}) thang ([0-9]{1,2})(?:,? nam ([0-9]{4}))?`)
-	dateNumRe  = regexp.MustCompile(`([0-9]{1,2})([-/.])([0-9]{1,2})(?:([-/.])([0-9]{4}|[0-9]{2}))?`)
-	dateMDYRe  = regexp.MustCompile(monthWord + ` ?([0-9]{1,2})(?:st|nd|rd|th)?(?:,? ([0-9]{4}))?`)
-	dateDMYRe  = regexp.MustCompile(`([0-9]{1,2})(?:st|nd|rd|th)? (?:of )?` + monthWord + `(?:,? ([0-9]{4}))?`)
-	timeColRe  = regexp.MustCompile(`([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?(?: ?(am|pm|a\.m\.|p\.m\.|sang|trua|chieu|toi))?`)
-	timeViRe   = regexp.MustCompile(`([0-9]{1,2})(?:h([0-9]{1,2})?| ?gio(?: ([0-9]{1,2}) ?phut)?)(?: (sang|trua|chieu|toi))?`)
-	timeZhRe   = regexp.MustCompile(`(上午|下午|晚上|早上|中午|凌晨|傍晚)? ?([0-9]{1,2}) ?[点點时時](?:(半)|([0-9]{1,2})分?)?`)
-	timeAmPmRe = regexp.MustCompile(`([0-9]{1,2}) ?(am|pm|a\.m\.|p\.m\.)`)
+	dateISORe  = mustDigitRegexp(`([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})`)
+	dateZhRe   = mustDigitRegexp(`(?:([0-9]{4}) ?年 ?)?([0-9]{1,2}) ?月 ?([0-9]{1,2}) ?[日号]`)
+	dateViRe   = mustDigitRegexp(`(?:ngay )?([0-9]{1,2}) thang ([0-9]{1,2})(?:,? nam ([0-9]{4}))?`)
+	dateNumRe  = mustDigitRegexp(`([0-9]{1,2})([-/.])([0-9]{1,2})(?:([-/.])([0-9]{4}|[0-9]{2}))?`)
+	dateMDYRe  = mustDigitRegexp(monthWord + ` ?([0-9]{1,2})(?:st|nd|rd|th)?(?:,? ([0-9]{4}))?`)
+	dateDMYRe  = mustDigitRegexp(`([0-9]{1,2})(?:st|nd|rd|th)? (?:of )?` + monthWord + `(?:,? ([0-9]{4}))?`)
+	timeColRe  = mustDigitRegexp(`([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?(?: ?(am|pm|a\.m\.|p\.m\.|sang|trua|chieu|toi))?`)
+	timeViRe   = mustDigitRegexp(`([0-9]{1,2})(?:h([0-9]{1,2})?| ?gio(?: ([0-9]{1,2}) ?phut)?)(?: (sang|trua|chieu|toi))?`)
+	timeZhRe   = mustDigitRegexp(`(上午|下午|晚上|早上|中午|凌晨|傍晚)? ?([0-9]{1,2}) ?[点點时時](?:(半)|([0-9]{1,2})分?)?`)
+	timeAmPmRe = mustDigitRegexp(`([0-9]{1,2}) ?(am|pm|a\.m\.|p\.m\.)`)
 	// What may stand between a date and a time that belong together.
 	dateTimeGapRe = regexp.MustCompile(`^[ ,]*(?:(?:ngay|luc|vao|at|on|t|-)[ ,]*)*$`)
 )
@@ -276,12 +276,17 @@ type dtItem struct {
 // mention ("10:05 ngày 01/11", "Nov 1 at 10:05"). A bare hour such as 10h or
 // 10点 counts only when joined to a date; numeric dates without a year use
 // "/" only, since 10.05 and 10-05 are more often other numbers.
+// Scan.DateTimes is FindDateTimes on a text already prepared for several
+// finders.
 func FindDateTimes(text, locale string) []DateTimeMention {
-	st := newScanText(text)
-	s := st.s
+	return findDateTimes(newScanText(text), locale)
+}
+
+func findDateTimes(st scanText, locale string) []DateTimeMention {
+	text, s := st.text, st.s
 	var items []dtItem
-	items = append(items, findDates(s, locale)...)
-	items = append(items, findTimes(s)...)
+	items = append(items, findDates(s, locale, st.runs)...)
+	items = append(items, findTimes(s, st.runs)...)
 	items = dropOverlaps(items)
 
 	var out []DateTimeMention
@@ -347,7 +352,7 @@ func dropOverlaps(items []dtItem) []dtItem {
 	return out
 }
 
-func findDates(s, locale string) []dtItem {
+func findDates(s, locale string, runs []int) []dtItem {
 	var out []dtItem
 	add := func(m []int, y, mo, d int) {
 		if checkDate(y, mo, d) == nil {
@@ -355,20 +360,20 @@ func findDates(s, locale string) []dtItem {
 		}
 	}
 	ok := func(m []int) bool { return numBoundaries(s, m[0], m[1]) }
-	for _, m := range findAll(dateISORe, s, ok) {
+	for _, m := range dateISORe.findAll(s, runs, ok) {
 		// One separator throughout: 2026-11/01 is not a date.
 		if s[m[3]] == s[m[5]] {
 			add(m, atoi(sub(s, m, 1)), atoi(sub(s, m, 2)), atoi(sub(s, m, 3)))
 		}
 	}
-	for _, m := range findAll(dateZhRe, s, ok) {
+	for _, m := range dateZhRe.findAll(s, runs, ok) {
 		add(m, atoi(sub(s, m, 1)), atoi(sub(s, m, 2)), atoi(sub(s, m, 3)))
 	}
-	for _, m := range findAll(dateViRe, s, ok) {
+	for _, m := range dateViRe.findAll(s, runs, ok) {
 		add(m, atoi(sub(s, m, 3)), atoi(sub(s, m, 2)), atoi(sub(s, m, 1)))
 	}
 	if first, known := dayFirst(locale); known {
-		for _, m := range findAll(dateNumRe, s, ok) {
+		for _, m := range dateNumRe.findAll(s, runs, ok) {
 			sep1, sep2, y := sub(s, m, 2), sub(s, m, 4), sub(s, m, 5)
 			if y == "" && sep1 != "/" || y != "" && sep1 != sep2 {
 				continue
@@ -385,12 +390,12 @@ func findDates(s, locale string) []dtItem {
 			add(m, year, mo, d)
 		}
 	}
-	for _, m := range findAll(dateMDYRe, s, ok) {
+	for _, m := range dateMDYRe.findAll(s, runs, ok) {
 		if mo := monthNumber(sub(s, m, 1) + sub(s, m, 2)); mo > 0 {
 			add(m, atoi(sub(s, m, 4)), mo, atoi(sub(s, m, 3)))
 		}
 	}
-	for _, m := range findAll(dateDMYRe, s, ok) {
+	for _, m := range dateDMYRe.findAll(s, runs, ok) {
 		if mo := monthNumber(sub(s, m, 2) + sub(s, m, 3)); mo > 0 {
 			add(m, atoi(sub(s, m, 4)), mo, atoi(sub(s, m, 1)))
 		}
@@ -398,7 +403,7 @@ func findDates(s, locale string) []dtItem {
 	return out
 }
 
-func findTimes(s string) []dtItem {
+func findTimes(s string, runs []int) []dtItem {
 	var out []dtItem
 	add := func(m []int, h, mi int, part string, weak bool) {
 		h, err := applyMeridiem(h, part)
@@ -407,14 +412,14 @@ func findTimes(s string) []dtItem {
 		}
 	}
 	ok := func(m []int) bool { return timeBoundaries(s, m[0], m[1]) }
-	for _, m := range findAll(timeColRe, s, ok) {
+	for _, m := range timeColRe.findAll(s, runs, ok) {
 		add(m, atoi(sub(s, m, 1)), atoi(sub(s, m, 2)), sub(s, m, 4), false)
 	}
-	for _, m := range findAll(timeViRe, s, ok) {
+	for _, m := range timeViRe.findAll(s, runs, ok) {
 		mi := sub(s, m, 2) + sub(s, m, 3)
 		add(m, atoi(sub(s, m, 1)), atoi(mi), sub(s, m, 4), mi == "")
 	}
-	for _, m := range findAll(timeZhRe, s, ok) {
+	for _, m := range timeZhRe.findAll(s, runs, ok) {
 		mi, half := sub(s, m, 4), sub(s, m, 3) != ""
 		minute := atoi(mi)
 		if half {
@@ -422,7 +427,7 @@ func findTimes(s string) []dtItem {
 		}
 		add(m, atoi(sub(s, m, 2)), minute, sub(s, m, 1), mi == "" && !half)
 	}
-	for _, m := range findAll(timeAmPmRe, s, ok) {
+	for _, m := range timeAmPmRe.findAll(s, runs, ok) {
 		add(m, atoi(sub(s, m, 1)), 0, sub(s, m, 2), false)
 	}
 	return out
@@ -479,7 +484,7 @@ func timeBoundaries(s string, i, j int) bool {
 	switch prev := s[i-1]; {
 	case prev == '+':
 		return false
-	case prev == '-' && timeWithSecondsRe.MatchString(s[:i-1]):
+	case prev == '-' && timeWithSecondsRe.MatchString(s[clockRunStart(s, i-1):i-1]):
 		return false
 	case prev == 't' && i > 1 && isASCIIDigit(rune(s[i-2])):
 		return true
@@ -490,3 +495,14 @@ func timeBoundaries(s string, i, j int) bool {
 // timeWithSecondsRe matches a text ending in a time with seconds, after
 // which "-05:00" is a UTC offset rather than the end of a range.
 var timeWithSecondsRe = regexp.MustCompile(`[0-9]:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?$`)
+
+// clockRunStart returns where the run of digits, ":" and "." at the end of
+// s[:j] starts. A match of timeWithSecondsRe at the end of s[:j] lies within
+// that run, so the regexp need not read the text before it: a long text
+// with many ranges would otherwise be read again for each.
+func clockRunStart(s string, j int) int {
+	for j > 0 && (isASCIIDigit(rune(s[j-1])) || s[j-1] == ':' || s[j-1] == '.') {
+		j--
+	}
+	return j
+}

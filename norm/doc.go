@@ -4,6 +4,7 @@
 // or English.
 //
 // Everything here is a pure function of its arguments: no I/O, no package
-// state that changes. Mentions found in free text carry byte offsets into the
+// state that changes (the folding tables are built on first use and never
+// written again). Mentions found in free text carry byte offsets into the
 // original text so that evidence can quote it exactly.
 package norm

@@ -117,24 +117,34 @@ type PhoneMention struct {
 // at least 2 visible national digits before it, 3 to 5 after it, and at
 // least 2 hidden characters, and with the hidden digits filled in it must be
 // a possible number for its country.
+//
+// To run several finders on one text, make a Scan (NewScan) and use its
+// methods: the text is then folded once.
 func FindPhones(text, region string) []PhoneMention {
-	region = strings.ToUpper(strings.TrimSpace(region))
-	st := newScanText(text)
-	s := st.s
+	return findPhones(newScanText(text), region)
+}
+
+func findPhones(st scanText, region string) []PhoneMention {
+	pp := &phoneParser{region: strings.ToUpper(strings.TrimSpace(region))}
+	text, s := st.text, st.s
 	var out []PhoneMention
-	for i := 0; i < len(s); {
-		r, w := utf8.DecodeRuneInString(s[i:])
-		if !startsRun(s, i, r) {
-			i += w
-			continue
+	// A number starts at a digit, or at "+", "(", "(+" or "+(" right
+	// before the first digit of a run (startsRun). Its digit groups take in
+	// the whole run, and the next number is looked for after them, never
+	// inside a run: so only the two bytes before each run and its first
+	// digit need trying, in order, and no byte of the text between.
+	i := 0 // no number starts before i
+	for _, d := range st.runs {
+		for p := max(i, d-2); p <= d; p++ {
+			if !startsRun(s, p, rune(s[p])) {
+				continue
+			}
+			if groups, next := readPhoneRun(s, p); len(groups) > 0 {
+				out = append(out, phonesInRun(text, st, groups, pp)...)
+				i = next
+				break
+			}
 		}
-		groups, next := readPhoneRun(s, i)
-		if len(groups) == 0 {
-			i += w
-			continue
-		}
-		out = append(out, phonesInRun(text, st, groups, region)...)
-		i = next
 	}
 	return out
 }
@@ -271,7 +281,7 @@ func isLatinLetter(r rune) bool {
 }
 
 // phonesInRun picks the masked and full numbers out of one run of groups.
-func phonesInRun(text string, st scanText, groups []phoneGroup, region string) []PhoneMention {
+func phonesInRun(text string, st scanText, groups []phoneGroup, pp *phoneParser) []PhoneMention {
 	used := make([]bool, len(groups))
 	var out []PhoneMention
 	// Masked numbers first: their visible digit groups would otherwise be
@@ -280,7 +290,7 @@ func phonesInRun(text string, st scanText, groups []phoneGroup, region string) [
 		if used[k] || groups[k].masks == 0 || groups[k].tainted {
 			continue
 		}
-		m, lo, hi, ok := maskedSpan(groups, used, k, region)
+		m, lo, hi, ok := maskedSpan(groups, used, k, pp)
 		if !ok {
 			continue
 		}
@@ -298,7 +308,7 @@ func phonesInRun(text string, st scanText, groups []phoneGroup, region string) [
 			if !canEndFull(groups, j) || looksLikeDate(groups[i:j+1]) {
 				continue
 			}
-			e164, ok := validSpan(groups[i:j+1], region)
+			e164, ok := validSpan(groups[i:j+1], pp)
 			if !ok || nextToCurrency(st.s, groups[i].lead, groups[j].end) {
 				continue
 			}
@@ -350,7 +360,7 @@ func lastFullEnd(groups []phoneGroup, used []bool, i int) int {
 	return j
 }
 
-func validSpan(groups []phoneGroup, region string) (string, bool) {
+func validSpan(groups []phoneGroup, pp *phoneParser) (string, bool) {
 	var b strings.Builder
 	if groups[0].plus {
 		b.WriteByte('+')
@@ -365,11 +375,7 @@ func validSpan(groups []phoneGroup, region string) (string, bool) {
 	if digits < minPhoneDigits || digits > maxPhoneDigits {
 		return "", false
 	}
-	n, err := phonenumbers.Parse(b.String(), region)
-	if err != nil || !phonenumbers.IsValidNumber(n) {
-		return "", false
-	}
-	return phonenumbers.Format(n, phonenumbers.E164), true
+	return pp.validE164(b.String())
 }
 
 // looksLikeDate reports whether groups read as a date such as 2026-11-01,
@@ -405,7 +411,7 @@ func nextToCurrency(s string, i, j int) bool {
 // number: the block of mask characters, up to maxMaskedSuffix digits after
 // it, and the widest run of digit groups before it (back to a "+") that
 // still reads as a possible number.
-func maskedSpan(groups []phoneGroup, used []bool, k int, region string) (PhoneMention, int, int, bool) {
+func maskedSpan(groups []phoneGroup, used []bool, k int, pp *phoneParser) (PhoneMention, int, int, bool) {
 	hi := k
 	for hi+1 < len(groups) && groups[hi+1].masks > 0 && !used[hi+1] && !groups[hi+1].tainted && !groups[hi+1].plus {
 		hi++
@@ -430,7 +436,7 @@ func maskedSpan(groups []phoneGroup, used []bool, k int, region string) (PhoneMe
 		lo--
 	}
 	for ; lo <= k; lo++ {
-		if m, ok := maskedMention(groups[lo:hi+1], region); ok {
+		if m, ok := maskedMention(groups[lo:hi+1], pp); ok {
 			return m, lo, hi, true
 		}
 	}
@@ -441,7 +447,7 @@ func maskedSpan(groups []phoneGroup, used []bool, k int, region string) (PhoneMe
 // the hidden digits with zeros and lets the parser strip the trunk prefix or
 // country code, so that the prefix comes out in national significant form as
 // it would for a full number.
-func maskedMention(groups []phoneGroup, region string) (PhoneMention, bool) {
+func maskedMention(groups []phoneGroup, pp *phoneParser) (PhoneMention, bool) {
 	var b strings.Builder
 	if groups[0].plus {
 		b.WriteByte('+')
@@ -461,11 +467,10 @@ func maskedMention(groups []phoneGroup, region string) (PhoneMention, bool) {
 		return PhoneMention{}, false
 	}
 	filled := strings.ReplaceAll(written, "*", "0")
-	n, err := phonenumbers.Parse(filled, region)
-	if err != nil || !phonenumbers.IsPossibleNumber(n) {
+	nsn, countryCode, ok := pp.possibleNSN(filled)
+	if !ok {
 		return PhoneMention{}, false
 	}
-	nsn := phonenumbers.GetNationalSignificantNumber(n)
 	tail := strings.Repeat("0", hidden) + suffix
 	if !strings.HasSuffix(nsn, tail) || len(nsn)-len(tail) < minMaskedPrefix {
 		return PhoneMention{}, false
@@ -475,7 +480,7 @@ func maskedMention(groups []phoneGroup, region string) (PhoneMention, bool) {
 		Prefix:      nsn[:len(nsn)-len(tail)],
 		Suffix:      suffix,
 		Hidden:      hidden,
-		CountryCode: int(n.GetCountryCode()),
+		CountryCode: countryCode,
 	}, true
 }
 

@@ -57,15 +57,21 @@ type PriceMention struct {
 // those are thousands separators is decided by parseAmount.
 const (
 	priceNum = `[0-9](?:[0-9]|[.,][0-9])*`
+	// Currency marks before a number, after it, and multipliers, as
+	// alternatives (priceMarkEnds and priceMarkStarts are read off them).
+	priceMarksBefore = `us\$|rmb|cny|usd|eur|gbp|vnđ|vnd|\$|¥|€|£|₫`
+	priceMarksAfter  = `đong|dong|vnđ|vnd|đ|₫|元|块|圆|rmb|cny|usd|eur|gbp|dollars|dollar|€|¥|\$|£|d`
+	priceMults       = `k|nghin|ngan|trieu|ty|ti|万`
+	priceWords       = `nghin|ngan|trieu|ty|ti`
 	// Prefix forms: "¥68.50", "US$12.99", "RMB 68.50", "VND 68,500".
-	pricePrefix = `(us\$|rmb|cny|usd|eur|gbp|vnđ|vnd|\$|¥|€|£|₫) ?(` + priceNum + `)`
+	pricePrefix = `(` + priceMarksBefore + `) ?(` + priceNum + `)`
 	// Suffix forms: "68.5元", "68元5角", "68.500đ", "68k đ", "1,5 triệu
 	// đồng", "1.5万元", "12.99 USD".
-	priceSuffix = `(` + priceNum + `) ?(k|nghin|ngan|trieu|ty|ti|万)? ?` +
-		`(đong|dong|vnđ|vnd|đ|₫|元|块|圆|rmb|cny|usd|eur|gbp|dollars|dollar|€|¥|\$|£|d)` +
+	priceSuffix = `(` + priceNum + `) ?(` + priceMults + `)? ?` +
+		`(` + priceMarksAfter + `)` +
 		`(?:([0-9])角(?:([0-9])分)?)?`
 	// Vietnamese counting words name đồng on their own: "68 nghìn".
-	priceWord = `(` + priceNum + `) ?(nghin|ngan|trieu|ty|ti)`
+	priceWord = `(` + priceNum + `) ?(` + priceWords + `)`
 	priceAny  = pricePrefix + `|` + priceSuffix + `|` + priceWord
 )
 
@@ -127,11 +133,16 @@ func ParsePrice(s string) (Price, error) {
 // the forms ParsePrice does, with the same separator rules, and skips
 // amounts that do not parse. A sign or code glued to a word is not a
 // currency mark ("2 đơn hàng" has no price), nor is a number glued to a
-// letter or inside a longer number.
+// letter or inside a longer number. Scan.Prices is FindPrices on a text
+// already prepared for several finders.
 func FindPrices(text string) []PriceMention {
-	st := newScanText(text)
+	return findPrices(newScanText(text))
+}
+
+func findPrices(st scanText) []PriceMention {
+	text := st.text
 	var out []PriceMention
-	for _, m := range findNumeric(st.s, func(m []int) bool { return priceBoundaries(st.s, m) }) {
+	for _, m := range findNumeric(st.s, st.runs, func(m []int) bool { return priceBoundaries(st.s, m) }) {
 		p, err := priceFromMatch(st.s, m)
 		if err != nil {
 			continue
@@ -148,34 +159,24 @@ func FindPrices(text string) []PriceMention {
 	return out
 }
 
-// findAll returns the leftmost matches of re in s that ok accepts. After a
-// refused match the search resumes one code point after where it began, so
-// a refused match cannot hide an accepted one that overlaps it. The patterns
-// passed here use no anchors, which would misread the restarted search.
-// findAll finds the matches of re in s that ok accepts; a rejected match is
-// retried one character later.
-func findAll(re *regexp.Regexp, s string, ok func(m []int) bool) [][]int {
-	return findInWindow(re, s, 0, len(s), ok)
-}
-
 // Anchored pieces of the price grammar, tried only where a number starts:
 // Go's regexp backtracker costs the input's length times the program's size
 // for every start position, which over a long mail body made a plain search
 // the slowest part of matching.
 var (
 	priceAfterRe  = regexp.MustCompile(`^(?:` + priceSuffix + `|` + priceWord + `)`)
-	pricePrefixRe = regexp.MustCompile(`(us\$|rmb|cny|usd|eur|gbp|vnđ|vnd|\$|¥|€|£|₫) ?$`)
+	pricePrefixRe = regexp.MustCompile(`(` + priceMarksBefore + `) ?$`)
 	priceNumRe    = regexp.MustCompile(`^` + priceNum)
 )
 
 // findNumeric finds price matches, in priceRe's group numbering, at the
-// start of every run of digits: a currency mark before it, or a suffix form
-// from it.
-func findNumeric(s string, ok func(m []int) bool) [][]int {
+// start of every run of digits (runs, from scanText) not inside an earlier
+// match: a currency mark before it, or a suffix form from it.
+func findNumeric(s string, runs []int, ok func(m []int) bool) [][]int {
 	var out [][]int
 	last := 0
-	for i := 0; i < len(s); i++ {
-		if !isASCIIDigit(rune(s[i])) || i < last || (i > 0 && isASCIIDigit(rune(s[i-1]))) {
+	for _, i := range runs {
+		if i < last {
 			continue
 		}
 		if m := priceAt(s, i, last, ok); m != nil {
@@ -197,7 +198,7 @@ func priceAt(s string, i, last int, ok func(m []int) bool) []int {
 		return m
 	}
 	lo := max(last, i-8)
-	if p := pricePrefixRe.FindStringSubmatchIndex(s[lo:i]); p != nil {
+	if p := markBefore(s, lo, i); p != nil {
 		if n := priceNumRe.FindStringIndex(s[i:]); n != nil {
 			m := blank()
 			m[0], m[1] = lo+p[0], i+n[1]
@@ -209,7 +210,7 @@ func priceAt(s string, i, last int, ok func(m []int) bool) []int {
 		}
 	}
 	m := blank()
-	a := priceAfterRe.FindStringSubmatchIndex(s[i:min(len(s), i+96)])
+	a := markAfter(s, i, min(len(s), i+96))
 	if a == nil {
 		return nil
 	}
@@ -227,7 +228,10 @@ func priceAt(s string, i, last int, ok func(m []int) bool) []int {
 }
 
 // findInWindow finds the matches of re in s[lo:hi] that ok accepts, with
-// offsets into s. A rejected match is retried one character later.
+// offsets into s. After a refused match the search resumes one code point
+// after where it began, so a refused match cannot hide an accepted one that
+// overlaps it. The patterns passed here use no anchors, which would misread
+// the restarted search.
 func findInWindow(re *regexp.Regexp, s string, lo, hi int, ok func(m []int) bool) [][]int {
 	var out [][]int
 	for pos := lo; pos < hi; {

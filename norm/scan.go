@@ -1,0 +1,27 @@
+package norm
+
+// Scan is a text prepared once for the finders: FindPhones, FindPrices and
+// FindDateTimes each fold the whole text before they search it, so a
+// caller that runs several of them, or FindPhones for several regions, on
+// one text makes a Scan and asks it instead. A Scan does not change after
+// NewScan and is safe for concurrent use.
+type Scan struct {
+	st scanText
+}
+
+// NewScan prepares text for its finders.
+func NewScan(text string) *Scan {
+	return &Scan{st: newScanText(text)}
+}
+
+// Text returns the text the Scan was made from.
+func (sc *Scan) Text() string { return sc.st.text }
+
+// Phones is FindPhones on the Scan's text.
+func (sc *Scan) Phones(region string) []PhoneMention { return findPhones(sc.st, region) }
+
+// Prices is FindPrices on the Scan's text.
+func (sc *Scan) Prices() []PriceMention { return findPrices(sc.st) }
+
+// DateTimes is FindDateTimes on the Scan's text.
+func (sc *Scan) DateTimes(locale string) []DateTimeMention { return findDateTimes(sc.st, locale) }
