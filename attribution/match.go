@@ -265,17 +265,26 @@ func (m *Matcher) text(c *collector, t Text) {
 	// Each finder is skipped when nothing of its kind was issued, and the
 	// number finders when the text has no digit at all.
 	digits := strings.ContainsAny(folded, "0123456789")
-	if digits && len(m.phones) > 0 {
-		m.phonesIn(c, t)
+	// The number finders share one scan of the text.
+	var scan *norm.Scan
+	if digits && (len(m.phones) > 0 || len(m.prices) > 0 || len(m.placed) > 0) {
+		scan = norm.NewScan(t.Text)
 	}
-	m.namesIn(c, t, folded)
+	if digits && len(m.phones) > 0 {
+		m.phonesIn(c, t, scan)
+	}
+	var us []unit
+	if !m.names.empty() || !m.otherFacts.empty() {
+		us = units(folded)
+	}
+	m.namesIn(c, t, folded, us)
 	m.codesIn(c, t, folded)
-	m.factsIn(c, t, folded, digits)
+	m.factsIn(c, t, folded, us, digits, scan)
 }
 
-func (m *Matcher) phonesIn(c *collector, t Text) {
+func (m *Matcher) phonesIn(c *collector, t Text, scan *norm.Scan) {
 	for _, region := range m.regions {
-		for _, pm := range norm.FindPhones(t.Text, region) {
+		for _, pm := range scan.Phones(region) {
 			if !pm.Masked {
 				for _, tok := range m.phones[pm.E164] {
 					c.add(tok, t.How, pm.Text, false)
@@ -299,6 +308,18 @@ func (m *Matcher) phonesIn(c *collector, t Text) {
 var (
 	greetOne = set("chi", "anh", "em", "co", "chu", "bac", "ban", "chao", "dear", "hi", "hello", "hey", "mr", "ms", "mrs", "miss")
 	greetTwo = set("quy khach", "kinh gui", "xin chao")
+	// greetFirst holds the first words of both, to turn other words away
+	// without a map lookup.
+	greetFirst = func() *phraseIndex {
+		x := newPhraseIndex()
+		for w := range greetOne {
+			x.file(w, nil)
+		}
+		for w := range greetTwo {
+			x.file(w, nil)
+		}
+		return x
+	}()
 
 	greetAfter = regexp.MustCompile(`(\p{Han})(女士|先生|小姐|姐|哥|老师|同学|阿姨)`)
 	// greetAfterTitles is a quick test that greetAfter may match at all
@@ -314,31 +335,9 @@ func set(words ...string) map[string]bool {
 	return m
 }
 
-// wordSpans returns the byte spans of the Latin words of folded text.
-func wordSpans(s string) [][2]int {
-	var out [][2]int
-	start := -1
-	for i, r := range s {
-		if isWordRune(r) {
-			if start < 0 {
-				start = i
-			}
-			continue
-		}
-		if start >= 0 {
-			out = append(out, [2]int{start, i})
-			start = -1
-		}
-	}
-	if start >= 0 {
-		out = append(out, [2]int{start, len(s)})
-	}
-	return out
-}
-
-func (m *Matcher) namesIn(c *collector, t Text, folded string) {
+func (m *Matcher) namesIn(c *collector, t Text, folded string, us []unit) {
 	var full [][2]int
-	m.names.find(folded, func(p phrase, at int) {
+	m.names.find(folded, us, func(p phrase, at int) {
 		c.add(p.tok, t.How, folded[at:at+len(p.key)], false)
 		full = append(full, [2]int{at, at + len(p.key)})
 	})
@@ -357,21 +356,32 @@ func (m *Matcher) namesIn(c *collector, t Text, folded string) {
 	}
 	// A greeting is a title word followed by the greeted word. Titles chain
 	// ("xin chao chi Linh"), so every word after a title is tried.
-	words := wordSpans(folded)
+	if us == nil {
+		us = units(folded)
+	}
+	words := make([]unit, 0, len(us))
+	for _, u := range us {
+		if u.word {
+			words = append(words, u)
+		}
+	}
 	for i := 0; i+1 < len(words); i++ {
-		w := folded[words[i][0]:words[i][1]]
+		if !greetFirst.mayStart(words[i].hash) {
+			continue
+		}
+		w := folded[words[i].start:words[i].end]
 		n := 1
-		if i+2 < len(words) && greetTwo[w+" "+folded[words[i+1][0]:words[i+1][1]]] {
+		if i+2 < len(words) && greetTwo[w+" "+folded[words[i+1].start:words[i+1].end]] {
 			n = 2
 		} else if !greetOne[w] {
 			continue
 		}
 		g := words[i+n]
-		if inFullName(g[0]) {
+		if inFullName(g.start) {
 			continue
 		}
-		for _, tok := range m.greetings[folded[g[0]:g[1]]] {
-			c.add(tok, canary.HowGreeting, folded[words[i][0]:g[1]], false)
+		for _, tok := range m.greetings[folded[g.start:g.end]] {
+			c.add(tok, canary.HowGreeting, folded[words[i].start:g.end], false)
 		}
 	}
 	if !slices.ContainsFunc(greetAfterTitles, func(t string) bool { return strings.Contains(folded, t) }) {
@@ -473,9 +483,9 @@ func idRuns(folded string, any bool) []string {
 	return out
 }
 
-func (m *Matcher) factsIn(c *collector, t Text, folded string, digits bool) {
+func (m *Matcher) factsIn(c *collector, t Text, folded string, us []unit, digits bool, scan *norm.Scan) {
 	if digits && len(m.prices) > 0 {
-		for _, pm := range norm.FindPrices(t.Text) {
+		for _, pm := range scan.Prices() {
 			for _, tok := range m.prices[pm.Price.Key()] {
 				c.add(tok, canary.HowFact, pm.Text, false)
 			}
@@ -500,7 +510,7 @@ func (m *Matcher) factsIn(c *collector, t Text, folded string, digits bool) {
 	}
 	if digits && len(m.placed) > 0 {
 		for _, loc := range m.locales {
-			for _, dm := range norm.FindDateTimes(t.Text, loc) {
+			for _, dm := range scan.DateTimes(loc) {
 				if dm.Month <= 0 || dm.Day <= 0 || dm.Hour < 0 || dm.Minute < 0 {
 					continue
 				}
@@ -514,7 +524,7 @@ func (m *Matcher) factsIn(c *collector, t Text, folded string, digits bool) {
 			}
 		}
 	}
-	m.otherFacts.find(folded, func(p phrase, at int) {
+	m.otherFacts.find(folded, us, func(p phrase, at int) {
 		c.add(p.tok, canary.HowFact, p.tok.Value, false)
 	})
 }

@@ -15,6 +15,17 @@ import (
 // them.
 type phraseIndex struct {
 	byFirst map[string][]phrase
+	// firsts is a one-hash Bloom filter of the keys' first units: most
+	// words of a text start no key, and the filter turns them away without
+	// the map lookup, which was the larger part of matching a long mail.
+	firsts [filterBits / 64]uint64
+}
+
+const filterBits = 1 << 14
+
+func (x *phraseIndex) mayStart(h uint32) bool {
+	h %= filterBits
+	return x.firsts[h/64]&(1<<(h%64)) != 0
 }
 
 type phrase struct {
@@ -28,11 +39,17 @@ func (x *phraseIndex) add(key string, t *canary.Token) {
 	if key == "" {
 		return
 	}
-	x.byFirst[firstUnit(key)] = append(x.byFirst[firstUnit(key)], phrase{key, t})
+	x.file(key, t)
 	if hasHan(key) && strings.Contains(key, " ") {
-		k := strings.ReplaceAll(key, " ", "")
-		x.byFirst[firstUnit(k)] = append(x.byFirst[firstUnit(k)], phrase{k, t})
+		x.file(strings.ReplaceAll(key, " ", ""), t)
 	}
+}
+
+func (x *phraseIndex) file(key string, t *canary.Token) {
+	first := firstUnit(key)
+	x.byFirst[first] = append(x.byFirst[first], phrase{key, t})
+	h := unitHash(first) % filterBits
+	x.firsts[h/64] |= 1 << (h % 64)
 }
 
 func (x *phraseIndex) empty() bool { return len(x.byFirst) == 0 }
@@ -64,38 +81,83 @@ func firstUnit(s string) string {
 	return s[:end]
 }
 
-// find calls fn for every key found in folded, with its byte offset. Only
-// the start of a unit can start a key, so the scan steps a whole word at a
-// time.
-func (x *phraseIndex) find(folded string, fn func(p phrase, at int)) {
+// unit is a place where a key may start in folded text: a Latin word, a
+// Han character, or any other single character but white space.
+type unit struct {
+	start, end int
+	hash       uint32 // unitHash of folded[start:end]
+	word       bool
+}
+
+// units splits folded text into units in one pass, hashing each, so the
+// indexes and the greeting finder share the work. ASCII, most of folded
+// text, takes a path without rune decoding.
+func units(folded string) []unit {
+	out := make([]unit, 0, len(folded)/5)
+	for i := 0; i < len(folded); {
+		c := folded[i]
+		if c == ' ' {
+			i++
+			continue
+		}
+		var word bool
+		end := i + 1
+		if c < utf8.RuneSelf {
+			word = asciiWord(c)
+		} else {
+			r, w := utf8.DecodeRuneInString(folded[i:])
+			word, end = isWordRune(r), i+w // never true for Han, a unit of its own
+		}
+		if word {
+			for end < len(folded) {
+				if c := folded[end]; c < utf8.RuneSelf {
+					if !asciiWord(c) {
+						break
+					}
+					end++
+					continue
+				}
+				r, w := utf8.DecodeRuneInString(folded[end:])
+				if !isWordRune(r) {
+					break
+				}
+				end += w
+			}
+		}
+		out = append(out, unit{start: i, end: end, hash: unitHash(folded[i:end]), word: word})
+		i = end
+	}
+	return out
+}
+
+func asciiWord(c byte) bool {
+	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || 'A' <= c && c <= 'Z'
+}
+
+// find calls fn for every key found in folded, with its byte offset, trying
+// only the starts of units (those of units(folded)).
+func (x *phraseIndex) find(folded string, us []unit, fn func(p phrase, at int)) {
 	if len(x.byFirst) == 0 {
 		return
 	}
-	for i := 0; i < len(folded); {
-		r, w := decodeRune(folded[i:])
-		end := i + w
-		if isWordRune(r) { // never true for Han, a unit of its own
-			for end < len(folded) {
-				r2, w2 := decodeRune(folded[end:])
-				if !isWordRune(r2) {
-					break
-				}
-				end += w2
+	for _, u := range us {
+		if !x.mayStart(u.hash) {
+			continue
+		}
+		for _, p := range x.byFirst[folded[u.start:u.end]] {
+			if strings.HasPrefix(folded[u.start:], p.key) && boundary(folded, u.start, u.start+len(p.key)) {
+				fn(p, u.start)
 			}
 		}
-		for _, p := range x.byFirst[folded[i:end]] {
-			if strings.HasPrefix(folded[i:], p.key) && boundary(folded, i, i+len(p.key)) {
-				fn(p, i)
-			}
-		}
-		i = end
 	}
 }
 
-// decodeRune is utf8.DecodeRuneInString with the ASCII case inline.
-func decodeRune(s string) (rune, int) {
-	if s[0] < utf8.RuneSelf {
-		return rune(s[0]), 1
+// unitHash is 32-bit FNV-1a.
+func unitHash(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
 	}
-	return utf8.DecodeRuneInString(s)
+	return h
 }
