@@ -45,6 +45,7 @@ type Matcher struct {
 	names      *phraseIndex
 	greetings  map[string][]*canary.Token
 	addresses  map[string][]*canary.Token
+	codes      *phraseIndex // the address codes again, to find them among a text's units
 	prices     map[string][]*canary.Token
 	uniqueFact map[string][]*canary.Token
 	placed     map[string][]*canary.Token
@@ -64,7 +65,7 @@ func NewMatcher(u *canary.Universe) *Matcher {
 		greetings: map[string][]*canary.Token{}, addresses: map[string][]*canary.Token{},
 		prices: map[string][]*canary.Token{}, uniqueFact: map[string][]*canary.Token{},
 		placed: map[string][]*canary.Token{}, domains: map[string]bool{}, plusBases: map[string]bool{},
-		pool: map[string]bool{}, names: newPhraseIndex(), otherFacts: newPhraseIndex(), byID: map[int64]*canary.Token{},
+		pool: map[string]bool{}, names: newPhraseIndex(), otherFacts: newPhraseIndex(), codes: newPhraseIndex(), byID: map[int64]*canary.Token{},
 	}
 	for i := range u.Tokens {
 		t := &u.Tokens[i]
@@ -82,6 +83,7 @@ func NewMatcher(u *canary.Universe) *Matcher {
 			}
 		case canary.TokenAddress:
 			m.addresses[t.Key] = append(m.addresses[t.Key], t)
+			m.codes.add(t.Key, t)
 		case canary.TokenFact:
 			switch {
 			case t.Field == canary.FactPrice:
@@ -274,11 +276,11 @@ func (m *Matcher) text(c *collector, t Text) {
 		m.phonesIn(c, t, scan)
 	}
 	var us []unit
-	if !m.names.empty() || !m.otherFacts.empty() {
+	if !m.names.empty() || !m.otherFacts.empty() || !m.codes.empty() {
 		us = units(folded)
 	}
 	m.namesIn(c, t, folded, us)
-	m.codesIn(c, t, folded)
+	m.codesIn(c, t, folded, us)
 	m.factsIn(c, t, folded, us, digits, scan)
 }
 
@@ -428,16 +430,11 @@ func (m *Matcher) resolveGreetings(c *collector) {
 	}
 }
 
-func (m *Matcher) codesIn(c *collector, t Text, folded string) {
-	// Address codes always mix letters and digits.
-	if len(m.addresses) == 0 {
-		return
-	}
-	for _, w := range strings.FieldsFunc(folded, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) || unicode.Is(unicode.Han, r) }) {
-		for _, tok := range m.addresses[w] {
-			c.add(tok, t.How, w, false)
-		}
-	}
+func (m *Matcher) codesIn(c *collector, t Text, folded string, us []unit) {
+	// An address code is a word of its own (letters and digits mixed).
+	m.codes.find(folded, us, func(p phrase, at int) {
+		c.add(p.tok, t.How, p.key, false)
+	})
 }
 
 // idRuns returns the runs of words that hold a digit, joined by one space
@@ -510,10 +507,7 @@ func (m *Matcher) factsIn(c *collector, t Text, folded string, us []unit, digits
 	}
 	if digits && len(m.placed) > 0 {
 		for _, loc := range m.locales {
-			for _, dm := range scan.DateTimes(loc) {
-				if dm.Month <= 0 || dm.Day <= 0 || dm.Hour < 0 || dm.Minute < 0 {
-					continue
-				}
+			for _, dm := range scan.DatesWithTimes(loc) {
 				for key, toks := range m.placed {
 					if placedMatches(key, dm) {
 						for _, tok := range toks {

@@ -47,6 +47,13 @@ func checkAgainstRef(t *testing.T, text string) {
 		want := ref.FindDateTimes(text, locale)
 		same("FindDateTimes/"+locale, FindDateTimes(text, locale), want)
 		same("Scan.DateTimes/"+locale, sc.DateTimes(locale), want)
+		var full []ref.DateTimeMention
+		for _, dm := range want {
+			if dm.Month > 0 && dm.Day > 0 && dm.Hour >= 0 && dm.Minute >= 0 {
+				full = append(full, dm)
+			}
+		}
+		same("Scan.DatesWithTimes/"+locale, sc.DatesWithTimes(locale), full)
 		tm, err := ParseTime(text, locale, ict)
 		rtm, rerr := ref.ParseTime(text, locale, ict)
 		same("ParseTime/"+locale, fmt.Sprint(tm.Format(time.RFC3339Nano), err), fmt.Sprint(rtm.Format(time.RFC3339Nano), rerr))

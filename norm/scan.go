@@ -25,3 +25,20 @@ func (sc *Scan) Prices() []PriceMention { return findPrices(sc.st) }
 
 // DateTimes is FindDateTimes on the Scan's text.
 func (sc *Scan) DateTimes(locale string) []DateTimeMention { return findDateTimes(sc.st, locale) }
+
+// DatesWithTimes is DateTimes limited to the mentions that hold both a
+// date and a time of day, what a quoted order time is. A text without a
+// time of day is turned away before the date finders run: they are the
+// costlier part, and most mail quotes no time.
+func (sc *Scan) DatesWithTimes(locale string) []DateTimeMention {
+	if len(findTimes(sc.st.s, sc.st.runs)) == 0 {
+		return nil
+	}
+	var out []DateTimeMention
+	for _, dm := range findDateTimes(sc.st, locale) {
+		if dm.Month > 0 && dm.Day > 0 && dm.Hour >= 0 && dm.Minute >= 0 {
+			out = append(out, dm)
+		}
+	}
+	return out
+}
