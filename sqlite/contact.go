@@ -98,6 +98,14 @@ type receivedDetail struct {
 	Unissued             []string       `json:"unissued"`
 }
 
+// madeMatch is one match in a "matches made" audit detail, its fields in
+// the order of their JSON names, as entries encoded from a map have them.
+type madeMatch struct {
+	How     string `json:"how"`
+	Partial bool   `json:"partial"`
+	Token   int64  `json:"token"`
+}
+
 func prepareContact(c *canary.Contact, raw []byte) (*preparedContact, error) {
 	sum := sha256.Sum256(raw)
 	p := &preparedContact{c: c, raw: raw, sha: hex.EncodeToString(sum[:]),
@@ -155,7 +163,7 @@ func (tx *Tx) recordContact(ctx context.Context, p *preparedContact) (int64, boo
 		}
 	}
 	// One "matches made" entry per chain lists every match of the contact.
-	made := map[string][]map[string]any{}
+	made := map[string][]madeMatch{}
 	for _, m := range c.Matches {
 		if _, err := tx.execStmt(ctx, `INSERT INTO matches (contact_id, token_id, how, partial, excerpt) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING`, c.ID, m.TokenID, m.How, m.Partial, m.Excerpt); err != nil {
@@ -165,11 +173,13 @@ func (tx *Tx) recordContact(ctx context.Context, p *preparedContact) (int64, boo
 		if err != nil {
 			return 0, false, err
 		}
-		made[chain] = append(made[chain], map[string]any{"token": m.TokenID, "how": m.How, "partial": m.Partial})
+		made[chain] = append(made[chain], madeMatch{How: m.How, Partial: m.Partial, Token: m.TokenID})
 	}
 	for _, chain := range chains {
 		if ms := made[chain]; len(ms) > 0 {
-			if err := tx.audit(ctx, chain, "matches made", subject, map[string]any{"matches": ms}); err != nil {
+			if err := tx.audit(ctx, chain, "matches made", subject, struct {
+				Matches []madeMatch `json:"matches"`
+			}{ms}); err != nil {
 				return 0, false, err
 			}
 		}
@@ -177,9 +187,12 @@ func (tx *Tx) recordContact(ctx context.Context, p *preparedContact) (int64, boo
 	return c.ID, false, nil
 }
 
+// tokenChain is the audit chain of the investigation a token belongs to.
+// Tokens can be neither changed nor deleted (triggers refuse it), so the
+// answer is kept for the life of the DB.
 func (tx *Tx) tokenChain(ctx context.Context, tokenID int64) (string, error) {
-	if c, ok := tx.chains[tokenID]; ok {
-		return c, nil
+	if c, ok := tx.db.tokenChains.Load(tokenID); ok {
+		return c.(string), nil
 	}
 	var name string
 	row, err := tx.queryRowStmt(ctx, `SELECT i.name FROM tokens t JOIN investigations i ON i.id = t.investigation_id WHERE t.id = ?`, tokenID)
@@ -189,11 +202,9 @@ func (tx *Tx) tokenChain(ctx context.Context, tokenID int64) (string, error) {
 	if err := row.Scan(&name); err != nil {
 		return "", mapErr(err, fmt.Sprintf("token %d", tokenID))
 	}
-	if tx.chains == nil {
-		tx.chains = map[int64]string{}
-	}
-	tx.chains[tokenID] = canary.InvestigationChain(name)
-	return tx.chains[tokenID], nil
+	chain := canary.InvestigationChain(name)
+	tx.db.tokenChains.Store(tokenID, chain)
+	return chain, nil
 }
 
 func (tx *Tx) contactChains(ctx context.Context, ms []canary.Match) ([]string, error) {

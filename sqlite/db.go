@@ -41,6 +41,8 @@ type DB struct {
 
 	mu       sync.Mutex
 	prepared map[string]*sql.Stmt
+
+	tokenChains sync.Map // token ID → audit chain (see Tx.tokenChain)
 }
 
 // Open opens (creating with mode 0600 if needed) the database at path and
@@ -195,8 +197,6 @@ type Tx struct {
 	// not re-read it for every entry. forgetHeads drops it when a savepoint
 	// is rolled back.
 	heads map[string]chainHead
-	// chains caches the audit chain of each token matched in this transaction.
-	chains map[int64]string
 }
 
 type chainHead struct {
