@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"path/filepath"
 	"strings"
 	"time"
@@ -86,6 +87,7 @@ func serveCommand(e *env) *cli.Command {
 			&cli.DurationFlag{Name: "reload-interval", Value: 15 * time.Second, EnvVars: []string{"LEAKTRACE_RELOAD_INTERVAL"}, Usage: "how often domains and tokens issued meanwhile are re-read"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: time.Minute, EnvVars: []string{"LEAKTRACE_DRAIN_TIMEOUT"}, Usage: "on SIGTERM, how long messages in transfer may take to finish"},
 			&cli.BoolFlag{Name: "trace", EnvVars: []string{"LEAKTRACE_TRACE"}, Usage: "dump the raw SMTP protocol to stderr (personal data included)"},
+			&cli.StringFlag{Name: "cpu-profile", EnvVars: []string{"LEAKTRACE_CPU_PROFILE"}, Usage: "write a Go CPU profile of the whole run to this file (for finding what is slow)"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg := serveConfig{
@@ -109,6 +111,17 @@ func serveCommand(e *env) *cli.Command {
 					return fmt.Errorf("read twilio auth token: %w", err)
 				}
 				cfg.Twilio.AuthToken = strings.TrimSpace(string(b))
+			}
+			if path := c.String("cpu-profile"); path != "" {
+				f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+				if err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
 			}
 			return runServe(c.Context, cfg, e.log, e.now, func(m *Main) {
 				fmt.Fprintf(e.stdout, "serving smtp=%s http=%s domains=%s\n", orDash(m.SMTPAddr()), orDash(m.HTTPAddr()), orDash(strings.Join(m.Domains(), ",")))
