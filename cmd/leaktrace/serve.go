@@ -11,9 +11,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
-	"path/filepath"
 	"strings"
 	"time"
 
