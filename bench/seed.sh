@@ -25,8 +25,11 @@ with open(f"{work}/phones.csv", "w") as f:
     f.write("number\n")
     for i in range(2 * n + 50):
         f.write(f"+8490{1000000 + i:07d}\n")
-# Placed a little after the tokens are issued (import refuses earlier times).
+# Placed a little after the tokens are issued (import refuses earlier
+# times); the script waits for that moment before it ends, since mail that
+# came before an order was placed is nobody's leak.
 placed = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5)).isoformat(timespec="seconds")
+open(f"{work}/placed", "w").write(placed)
 orders = [{"ref": f"o-{i:04d}", "platform": "ShopA", "merchant": ["Lens Pharmacy", "Kem Store"][i % 2],
            "courier": ["FastExpress", "SlowPost"][i // 2 % 2], "payment": ["prepaid", "cod"][i % 3 == 0],
            "placed_at": placed,
@@ -45,4 +48,9 @@ for o in json.load(sys.stdin)["orders"]:
     amount = int(facts["price"].split()[0])  # "150000 VND", written the Vietnamese way: 150.000đ
     print("\t".join([email, tok["shipping name"], f"{amount:,}đ".replace(",", "."), facts["item"], facts["order_no"]]))
 ' >"$targets"
-echo "seeded $db: $orders orders, $(wc -l <"$targets") targets" >&2
+python3 - "$(cat "$work/placed")" <<'PY'
+import datetime, sys, time
+placed = datetime.datetime.fromisoformat(sys.argv[1])
+time.sleep(max(0, (placed - datetime.datetime.now(datetime.timezone.utc)).total_seconds() + 1))
+PY
+echo "seeded $db: $orders orders, $(wc -l <"$targets") targets, placed at $(cat "$work/placed")" >&2
