@@ -129,11 +129,13 @@ func BenchmarkMatchScam(b *testing.B) {
 	m := attribution.NewMatcher(matchUniverse())
 	head := "Kính gửi Trần Thị linh7,\r\nĐơn hàng kem chong nang loai 7 giá 107.000đ của bạn chưa thanh toán thành công. Vui lòng gọi 0987 654 321 để được hoàn tiền.\r\n"
 	line := "Chúng tôi xin lỗi vì sự bất tiện này. Nếu không xác nhận trong hôm nay, đơn hàng sẽ bị hủy và tiền sẽ không được hoàn lại.\r\n"
-	for _, size := range []int{2 << 10, 100 << 10} {
-		text := head
-		for len(text) < size {
-			text += line
+	for _, size := range []int{2 << 10, 100 << 10, 4 << 20} {
+		var sb strings.Builder
+		sb.WriteString(head)
+		for sb.Len() < size {
+			sb.WriteString(line)
 		}
+		text := sb.String()
 		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {
 			b.SetBytes(int64(len(text)))
 			b.ReportAllocs()

@@ -361,29 +361,32 @@ func (m *Matcher) namesIn(c *collector, t Text, folded string, us []unit) {
 	if us == nil {
 		us = units(folded)
 	}
-	words := make([]unit, 0, len(us))
-	for _, u := range us {
+	// The word units, by index into us.
+	words := make([]int32, 0, len(us))
+	for i, u := range us {
 		if u.word {
-			words = append(words, u)
+			words = append(words, int32(i))
 		}
 	}
+	word := func(i int) unit { return us[words[i]] }
 	for i := 0; i+1 < len(words); i++ {
-		if !greetFirst.mayStart(words[i].hash) {
+		wi := word(i)
+		if !greetFirst.mayStart(wi.hash) {
 			continue
 		}
-		w := folded[words[i].start:words[i].end]
+		w := folded[wi.start:wi.end]
 		n := 1
-		if i+2 < len(words) && greetTwo[w+" "+folded[words[i+1].start:words[i+1].end]] {
+		if i+2 < len(words) && greetTwo[w+" "+folded[word(i+1).start:word(i+1).end]] {
 			n = 2
 		} else if !greetOne[w] {
 			continue
 		}
-		g := words[i+n]
-		if inFullName(g.start) {
+		g := word(i + n)
+		if inFullName(int(g.start)) {
 			continue
 		}
 		for _, tok := range m.greetings[folded[g.start:g.end]] {
-			c.add(tok, canary.HowGreeting, folded[words[i].start:g.end], false)
+			c.add(tok, canary.HowGreeting, folded[wi.start:g.end], false)
 		}
 	}
 	if !slices.ContainsFunc(greetAfterTitles, func(t string) bool { return strings.Contains(folded, t) }) {

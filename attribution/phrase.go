@@ -84,7 +84,7 @@ func firstUnit(s string) string {
 // unit is a place where a key may start in folded text: a Latin word, a
 // Han character, or any other single character but white space.
 type unit struct {
-	start, end int
+	start, end int32  // folded text is at most MaxTextBytes, far below 2 GiB
 	hash       uint32 // unitHash of folded[start:end]
 	word       bool
 }
@@ -124,7 +124,7 @@ func units(folded string) []unit {
 				end += w
 			}
 		}
-		out = append(out, unit{start: i, end: end, hash: unitHash(folded[i:end]), word: word})
+		out = append(out, unit{start: int32(i), end: int32(end), hash: unitHash(folded[i:end]), word: word})
 		i = end
 	}
 	return out
@@ -144,9 +144,10 @@ func (x *phraseIndex) find(folded string, us []unit, fn func(p phrase, at int)) 
 		if !x.mayStart(u.hash) {
 			continue
 		}
-		for _, p := range x.byFirst[folded[u.start:u.end]] {
-			if strings.HasPrefix(folded[u.start:], p.key) && boundary(folded, u.start, u.start+len(p.key)) {
-				fn(p, u.start)
+		start := int(u.start)
+		for _, p := range x.byFirst[folded[start:u.end]] {
+			if strings.HasPrefix(folded[start:], p.key) && boundary(folded, start, start+len(p.key)) {
+				fn(p, start)
 			}
 		}
 	}

@@ -35,8 +35,10 @@ type SMTPConfig struct {
 	MaxConns        int           // total connections, default 256
 	MaxConnsPerIP   int           // connections from one address, default 16
 	// MaxBytesInFlight bounds the message data all sessions hold at once
-	// (default 256 MiB): past it, a session waits up to InFlightWait (30 s)
-	// for room and then defers its message with 452.
+	// (default 64 MiB): past it, a session waits up to InFlightWait (30 s)
+	// for room and then defers its message with 452. Reading, parsing and
+	// matching a message take about fifteen times its size at the peak,
+	// so the default keeps a burst of large messages near 1 GiB.
 	MaxBytesInFlight int64
 	InFlightWait     time.Duration
 	// MinFreeBytes is the free disk space below which mail is answered 452
@@ -59,7 +61,7 @@ func DefaultSMTPConfig() SMTPConfig {
 		CommitTimeout:    time.Minute,
 		MaxConns:         256,
 		MaxConnsPerIP:    16,
-		MaxBytesInFlight: 256 << 20,
+		MaxBytesInFlight: 64 << 20,
 		InFlightWait:     30 * time.Second,
 		MinFreeBytes:     1 << 30,
 	}

@@ -132,15 +132,10 @@ func serveCommand(e *env) *cli.Command {
 	}
 }
 
-// tuneGC trades memory for CPU where the operator has not chosen: the
-// receiver's live heap is small (tens of MiB) and collecting it at every
-// doubling cost about a tenth of its CPU under load, so the heap may grow
-// to three times it, within a soft limit of 1 GiB. GOGC and GOMEMLIMIT
-// still decide when set.
+// tuneGC gives the collector a soft memory limit of 1 GiB unless the
+// operator set GOMEMLIMIT: a burst of large messages then makes it collect
+// sooner rather than let the heap double past what the machine has.
 func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
-	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(1 << 30)
 	}
