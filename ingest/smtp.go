@@ -402,13 +402,8 @@ func (r *receipt) RecordContact(ctx context.Context, c *canary.Contact, raw []by
 	}
 	c.AuthDomains = r.auth.Domains
 	b, err := json.Marshal(serverReceipt{
-		ReceivedBy:           receivedBy{Server: r.server, At: r.at.Format(time.RFC3339Nano), SenderClaimedTime: claimed},
-		DKIM:                 r.auth.DKIM,
-		SPF:                  r.auth.SPF,
-		ARC:                  r.auth.ARC,
-		FromDomain:           r.auth.FromDomain,
-		AuthenticatedDomains: r.auth.Domains,
-		DNS:                  r.auth.DNS,
+		ReceivedBy: receivedBy{Server: r.server, At: r.at.Format(time.RFC3339Nano), SenderClaimedTime: claimed},
+		AuthResult: r.auth,
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("encode receipt: %w", err)
@@ -418,15 +413,12 @@ func (r *receipt) RecordContact(ctx context.Context, c *canary.Contact, raw []by
 }
 
 // serverReceipt is what only the receiving server knows, added to the
-// contact's receipt record beside what the message itself said.
+// contact's receipt record beside what the message itself said: when it
+// arrived by our clock, and the authentication results with the DNS
+// answers they used (the fields of AuthResult, side by side).
 type serverReceipt struct {
-	ReceivedBy           receivedBy   `json:"received_by"`
-	DKIM                 []DKIMResult `json:"dkim"`
-	SPF                  *SPFResult   `json:"spf,omitempty"`
-	ARC                  *ARCResult   `json:"arc,omitempty"`
-	FromDomain           string       `json:"from_domain"`
-	AuthenticatedDomains []string     `json:"authenticated_domains"`
-	DNS                  []DNSAnswer  `json:"dns"`
+	ReceivedBy receivedBy `json:"received_by"`
+	*AuthResult
 }
 
 type receivedBy struct {
