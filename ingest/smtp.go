@@ -121,6 +121,7 @@ type SMTP struct {
 	server   *smtp.Server
 	ctx      context.Context // the server's lifetime
 	freeDisk func(path string) (uint64, error)
+	disk     diskReading
 	data     *dataBuffers
 
 	draining atomic.Bool
@@ -342,12 +343,37 @@ func (s *SMTP) enoughDisk(need uint64) bool {
 	if s.cfg.DiskPath == "" {
 		return true
 	}
-	free, err := s.freeDisk(s.cfg.DiskPath)
+	free, err := s.disk.free(s.cfg.DiskPath, s.freeDisk)
 	if err != nil {
 		s.log.Warn("free disk space not known", "path", s.cfg.DiskPath, "err", err)
 		return true
 	}
 	return free >= s.cfg.MinFreeBytes+need
+}
+
+// diskReading keeps the free space read from the file system for a moment:
+// every message asks twice, and the floor is there to absorb what arrives
+// between two readings.
+type diskReading struct {
+	mu    sync.Mutex
+	at    time.Time
+	bytes uint64
+}
+
+const diskReadingAge = 250 * time.Millisecond
+
+func (d *diskReading) free(path string, read func(string) (uint64, error)) (uint64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.at.IsZero() && time.Since(d.at) < diskReadingAge {
+		return d.bytes, nil
+	}
+	b, err := read(path)
+	if err != nil {
+		return 0, err
+	}
+	d.at, d.bytes = time.Now(), b
+	return b, nil
 }
 
 // errStaleTokens says the matcher is older than a token the message reached.
