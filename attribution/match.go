@@ -46,6 +46,7 @@ type Matcher struct {
 	greetings  map[string][]*canary.Token
 	addresses  map[string][]*canary.Token
 	codes      *phraseIndex // the address codes again, to find them among a text's units
+	phoneCache *norm.PhoneCache
 	prices     map[string][]*canary.Token
 	uniqueFact map[string][]*canary.Token
 	placed     map[string][]*canary.Token
@@ -65,7 +66,7 @@ func NewMatcher(u *canary.Universe) *Matcher {
 		greetings: map[string][]*canary.Token{}, addresses: map[string][]*canary.Token{},
 		prices: map[string][]*canary.Token{}, uniqueFact: map[string][]*canary.Token{},
 		placed: map[string][]*canary.Token{}, domains: map[string]bool{}, plusBases: map[string]bool{},
-		pool: map[string]bool{}, names: newPhraseIndex(), otherFacts: newPhraseIndex(), codes: newPhraseIndex(), byID: map[int64]*canary.Token{},
+		pool: map[string]bool{}, names: newPhraseIndex(), otherFacts: newPhraseIndex(), codes: newPhraseIndex(), phoneCache: norm.NewPhoneCache(), byID: map[int64]*canary.Token{},
 	}
 	for i := range u.Tokens {
 		t := &u.Tokens[i]
@@ -286,7 +287,7 @@ func (m *Matcher) text(c *collector, t Text) {
 
 func (m *Matcher) phonesIn(c *collector, t Text, scan *norm.Scan) {
 	for _, region := range m.regions {
-		for _, pm := range scan.Phones(region) {
+		for _, pm := range scan.PhonesCached(region, m.phoneCache) {
 			if !pm.Masked {
 				for _, tok := range m.phones[pm.E164] {
 					c.add(tok, t.How, pm.Text, false)

@@ -121,11 +121,11 @@ type PhoneMention struct {
 // To run several finders on one text, make a Scan (NewScan) and use its
 // methods: the text is then folded once.
 func FindPhones(text, region string) []PhoneMention {
-	return findPhones(newScanText(text), region)
+	return findPhones(newScanText(text), region, nil)
 }
 
-func findPhones(st scanText, region string) []PhoneMention {
-	pp := &phoneParser{region: strings.ToUpper(strings.TrimSpace(region))}
+func findPhones(st scanText, region string, shared *PhoneCache) []PhoneMention {
+	pp := &phoneParser{region: strings.ToUpper(strings.TrimSpace(region)), shared: shared}
 	text, s := st.text, st.s
 	var out []PhoneMention
 	// A number starts at a digit, or at "+", "(", "(+" or "+(" right

@@ -1,6 +1,10 @@
 package norm
 
-import "github.com/nyaruka/phonenumbers"
+import (
+	"sync"
+
+	"github.com/nyaruka/phonenumbers"
+)
 
 // phoneParser reads the candidate numbers of one search with phonenumbers,
 // each distinct one once: a mail repeats its number, and phonenumbers.Parse
@@ -10,6 +14,58 @@ type phoneParser struct {
 	region   string
 	valid    map[string]validNumber // made on the first candidate, as most texts have none
 	possible map[string]possibleNumber
+	shared   *PhoneCache // answers kept across texts, or nil
+}
+
+// PhoneCache keeps phonenumbers' answers across texts: scam mail repeats
+// the same few numbers to call, message after message. It is safe for
+// concurrent use and holds at most phoneCacheMax answers of each kind,
+// starting afresh when full.
+type PhoneCache struct {
+	mu       sync.Mutex
+	valid    map[phoneKey]validNumber
+	possible map[phoneKey]possibleNumber
+}
+
+type phoneKey struct{ candidate, region string }
+
+const phoneCacheMax = 4096
+
+// NewPhoneCache returns an empty cache.
+func NewPhoneCache() *PhoneCache {
+	return &PhoneCache{valid: map[phoneKey]validNumber{}, possible: map[phoneKey]possibleNumber{}}
+}
+
+func (c *PhoneCache) getValid(k phoneKey) (validNumber, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.valid[k]
+	return v, ok
+}
+
+func (c *PhoneCache) putValid(k phoneKey, v validNumber) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.valid) >= phoneCacheMax {
+		c.valid = map[phoneKey]validNumber{}
+	}
+	c.valid[k] = v
+}
+
+func (c *PhoneCache) getPossible(k phoneKey) (possibleNumber, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.possible[k]
+	return v, ok
+}
+
+func (c *PhoneCache) putPossible(k phoneKey, v possibleNumber) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.possible) >= phoneCacheMax {
+		c.possible = map[phoneKey]possibleNumber{}
+	}
+	c.possible[k] = v
 }
 
 type validNumber struct {
@@ -27,10 +83,16 @@ type possibleNumber struct {
 // validE164 returns s in E.164 form if it is a valid number.
 func (p *phoneParser) validE164(s string) (string, bool) {
 	v, seen := p.valid[s]
+	if !seen && p.shared != nil {
+		v, seen = p.shared.getValid(phoneKey{s, p.region})
+	}
 	if !seen {
 		n, err := phonenumbers.Parse(s, p.region)
 		if err == nil && phonenumbers.IsValidNumber(n) {
 			v = validNumber{e164: phonenumbers.Format(n, phonenumbers.E164), ok: true}
+		}
+		if p.shared != nil {
+			p.shared.putValid(phoneKey{s, p.region}, v)
 		}
 		if p.valid == nil {
 			p.valid = map[string]validNumber{}
@@ -44,10 +106,16 @@ func (p *phoneParser) validE164(s string) (string, bool) {
 // s if it is a possible number.
 func (p *phoneParser) possibleNSN(s string) (string, int, bool) {
 	v, seen := p.possible[s]
+	if !seen && p.shared != nil {
+		v, seen = p.shared.getPossible(phoneKey{s, p.region})
+	}
 	if !seen {
 		n, err := phonenumbers.Parse(s, p.region)
 		if err == nil && phonenumbers.IsPossibleNumber(n) {
 			v = possibleNumber{nsn: phonenumbers.GetNationalSignificantNumber(n), countryCode: int(n.GetCountryCode()), ok: true}
+		}
+		if p.shared != nil {
+			p.shared.putPossible(phoneKey{s, p.region}, v)
 		}
 		if p.possible == nil {
 			p.possible = map[string]possibleNumber{}

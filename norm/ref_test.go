@@ -17,6 +17,10 @@ var (
 // checkAgainstRef runs every function of the package on text, and every
 // method of a Scan of it, and fails unless each gives what the frozen
 // reference gives.
+// refPhoneCache is shared by every check, as a Matcher shares one across
+// the mail it reads.
+var refPhoneCache = NewPhoneCache()
+
 func checkAgainstRef(t *testing.T, text string) {
 	t.Helper()
 	same := func(what string, got, want any) {
@@ -32,6 +36,10 @@ func checkAgainstRef(t *testing.T, text string) {
 		want := ref.FindPhones(text, region)
 		same("FindPhones/"+region, FindPhones(text, region), want)
 		same("Scan.Phones/"+region, sc.Phones(region), want)
+		// A shared cache answers the second time as phonenumbers did the first.
+		for range 2 {
+			same("Scan.PhonesCached/"+region, sc.PhonesCached(region, refPhoneCache), want)
+		}
 		e, err := PhoneE164(text, region)
 		re, rerr := ref.PhoneE164(text, region)
 		same("PhoneE164/"+region, fmt.Sprint(e, err), fmt.Sprint(re, rerr))

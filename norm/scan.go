@@ -18,7 +18,13 @@ func NewScan(text string) *Scan {
 func (sc *Scan) Text() string { return sc.st.text }
 
 // Phones is FindPhones on the Scan's text.
-func (sc *Scan) Phones(region string) []PhoneMention { return findPhones(sc.st, region) }
+func (sc *Scan) Phones(region string) []PhoneMention { return findPhones(sc.st, region, nil) }
+
+// PhonesCached is Phones with phonenumbers' answers kept in cache, which
+// may be shared by any number of texts and goroutines.
+func (sc *Scan) PhonesCached(region string, cache *PhoneCache) []PhoneMention {
+	return findPhones(sc.st, region, cache)
+}
 
 // Prices is FindPrices on the Scan's text.
 func (sc *Scan) Prices() []PriceMention { return findPrices(sc.st) }
