@@ -62,6 +62,9 @@ func checkAgainstRef(t *testing.T, text string) {
 			}
 		}
 		same("Scan.DatesWithTimes/"+locale, sc.DatesWithTimes(locale), full)
+		if ts := findTimes(sc.st.s, sc.st.runs); len(ts) > 0 && !mayHoldTime(sc.st.s, sc.st.runs) {
+			t.Fatalf("mayHoldTime(%q) = false, but findTimes finds %v", text, ts)
+		}
 		tm, err := ParseTime(text, locale, ict)
 		rtm, rerr := ref.ParseTime(text, locale, ict)
 		same("ParseTime/"+locale, fmt.Sprint(tm.Format(time.RFC3339Nano), err), fmt.Sprint(rtm.Format(time.RFC3339Nano), rerr))

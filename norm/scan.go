@@ -1,5 +1,7 @@
 package norm
 
+import "strings"
+
 // Scan is a text prepared once for the finders: FindPhones, FindPrices and
 // FindDateTimes each fold the whole text before they search it, so a
 // caller that runs several of them, or FindPhones for several regions, on
@@ -37,7 +39,7 @@ func (sc *Scan) DateTimes(locale string) []DateTimeMention { return findDateTime
 // time of day is turned away before the date finders run: they are the
 // costlier part, and most mail quotes no time.
 func (sc *Scan) DatesWithTimes(locale string) []DateTimeMention {
-	if len(findTimes(sc.st.s, sc.st.runs)) == 0 {
+	if !mayHoldTime(sc.st.s, sc.st.runs) || len(findTimes(sc.st.s, sc.st.runs)) == 0 {
 		return nil
 	}
 	var out []DateTimeMention
@@ -47,4 +49,34 @@ func (sc *Scan) DatesWithTimes(locale string) []DateTimeMention {
 		}
 	}
 	return out
+}
+
+// mayHoldTime reports whether a time of day could be written in the scan
+// text s (runs: where its digit runs start). Every time expression has
+// its hour's digits end a run and be followed, after at most one space,
+// by ':', 'h', "gio", "am"/"pm" and their dotted forms, or 点, 點, 时 or
+// 時; so a text where no run is followed by ':', 'h', 'g', 'a', 'p' or
+// one of those characters holds none, and the expressions need not run.
+func mayHoldTime(s string, runs []int) bool {
+	for _, start := range runs {
+		e := start
+		for e < len(s) && s[e] >= '0' && s[e] <= '9' {
+			e++
+		}
+		if e < len(s) && s[e] == ' ' {
+			e++
+		}
+		if e >= len(s) {
+			continue
+		}
+		switch s[e] {
+		case ':', 'h', 'g', 'a', 'p':
+			return true
+		}
+		rest := s[e:]
+		if strings.HasPrefix(rest, "点") || strings.HasPrefix(rest, "點") || strings.HasPrefix(rest, "时") || strings.HasPrefix(rest, "時") {
+			return true
+		}
+	}
+	return false
 }
