@@ -54,9 +54,8 @@ func (sc *Scan) DatesWithTimes(locale string) []DateTimeMention {
 // mayHoldTime reports whether a time of day could be written in the scan
 // text s (runs: where its digit runs start). Every time expression has
 // its hour's digits end a run and be followed, after at most one space,
-// by ':', 'h', "gio", "am"/"pm" and their dotted forms, or 点, 點, 时 or
-// 時; so a text where no run is followed by ':', 'h', 'g', 'a', 'p' or
-// one of those characters holds none, and the expressions need not run.
+// by ':', 'h' or one of timeMarks; a text where no run is holds none, and
+// the expressions need not run.
 func mayHoldTime(s string, runs []int) bool {
 	for _, start := range runs {
 		e := start
@@ -69,14 +68,18 @@ func mayHoldTime(s string, runs []int) bool {
 		if e >= len(s) {
 			continue
 		}
-		switch s[e] {
-		case ':', 'h', 'g', 'a', 'p':
+		if s[e] == ':' || s[e] == 'h' {
 			return true
 		}
-		rest := s[e:]
-		if strings.HasPrefix(rest, "点") || strings.HasPrefix(rest, "點") || strings.HasPrefix(rest, "时") || strings.HasPrefix(rest, "時") {
-			return true
+		for _, mark := range timeMarks {
+			if strings.HasPrefix(s[e:], mark) {
+				return true
+			}
 		}
 	}
 	return false
 }
+
+// timeMarks are the other words and signs that can follow an hour in the
+// time expressions (timeViRe, timeAmPmRe, timeZhRe, timeColRe's am/pm).
+var timeMarks = []string{"gio", "am", "pm", "a.m.", "p.m.", "点", "點", "时", "時"}
