@@ -84,7 +84,6 @@ const (
 
 var (
 	// Compiled regexps are immutable and safe for concurrent use.
-	priceRe      = regexp.MustCompile(priceAny)
 	priceWholeRe = regexp.MustCompile(`^(?:` + priceAny + `)$`)
 	bareNumRe    = regexp.MustCompile(`^` + priceNum + ` ?k?$`)
 )
