@@ -36,36 +36,21 @@ func NewPhoneCache() *PhoneCache {
 	return &PhoneCache{valid: map[phoneKey]validNumber{}, possible: map[phoneKey]possibleNumber{}}
 }
 
-func (c *PhoneCache) getValid(k phoneKey) (validNumber, bool) {
+// cacheGet and cachePut read and write one of c's maps, under its lock.
+func cacheGet[V any](c *PhoneCache, m *map[phoneKey]V, k phoneKey) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v, ok := c.valid[k]
+	v, ok := (*m)[k]
 	return v, ok
 }
 
-func (c *PhoneCache) putValid(k phoneKey, v validNumber) {
+func cachePut[V any](c *PhoneCache, m *map[phoneKey]V, k phoneKey, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.valid) >= phoneCacheMax {
-		c.valid = map[phoneKey]validNumber{}
+	if len(*m) >= phoneCacheMax {
+		*m = map[phoneKey]V{}
 	}
-	c.valid[k] = v
-}
-
-func (c *PhoneCache) getPossible(k phoneKey) (possibleNumber, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.possible[k]
-	return v, ok
-}
-
-func (c *PhoneCache) putPossible(k phoneKey, v possibleNumber) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.possible) >= phoneCacheMax {
-		c.possible = map[phoneKey]possibleNumber{}
-	}
-	c.possible[k] = v
+	(*m)[k] = v
 }
 
 type validNumber struct {
@@ -84,7 +69,7 @@ type possibleNumber struct {
 func (p *phoneParser) validE164(s string) (string, bool) {
 	v, seen := p.valid[s]
 	if !seen && p.shared != nil {
-		v, seen = p.shared.getValid(phoneKey{s, p.region})
+		v, seen = cacheGet(p.shared, &p.shared.valid, phoneKey{s, p.region})
 	}
 	if !seen {
 		n, err := phonenumbers.Parse(s, p.region)
@@ -92,7 +77,7 @@ func (p *phoneParser) validE164(s string) (string, bool) {
 			v = validNumber{e164: phonenumbers.Format(n, phonenumbers.E164), ok: true}
 		}
 		if p.shared != nil {
-			p.shared.putValid(phoneKey{s, p.region}, v)
+			cachePut(p.shared, &p.shared.valid, phoneKey{s, p.region}, v)
 		}
 		if p.valid == nil {
 			p.valid = map[string]validNumber{}
@@ -107,7 +92,7 @@ func (p *phoneParser) validE164(s string) (string, bool) {
 func (p *phoneParser) possibleNSN(s string) (string, int, bool) {
 	v, seen := p.possible[s]
 	if !seen && p.shared != nil {
-		v, seen = p.shared.getPossible(phoneKey{s, p.region})
+		v, seen = cacheGet(p.shared, &p.shared.possible, phoneKey{s, p.region})
 	}
 	if !seen {
 		n, err := phonenumbers.Parse(s, p.region)
@@ -115,7 +100,7 @@ func (p *phoneParser) possibleNSN(s string) (string, int, bool) {
 			v = possibleNumber{nsn: phonenumbers.GetNationalSignificantNumber(n), countryCode: int(n.GetCountryCode()), ok: true}
 		}
 		if p.shared != nil {
-			p.shared.putPossible(phoneKey{s, p.region}, v)
+			cachePut(p.shared, &p.shared.possible, phoneKey{s, p.region}, v)
 		}
 		if p.possible == nil {
 			p.possible = map[string]possibleNumber{}

@@ -4,40 +4,21 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"unicode/utf8"
+
+	"github.com/leaktrace/leaktrace/norm/internal/ref"
 )
 
-// scanTextSlow is scanText as it was before the tables: two offsets kept
-// for every folded byte. It is the reference the fast one is tested against.
+// scanTextSlow is scanText as it was before the tables (the frozen copy in
+// internal/ref): two offsets kept for every folded byte. It is the
+// reference the fast one is tested against.
 type scanTextSlow struct {
-	s     string
-	start []int // start[i] is where the code point that produced s[i] starts in the original
-	end   []int // end[i] is where it ends, including any combining marks dropped after it
+	s          string
+	start, end []int
 }
 
 func newScanTextSlow(text string) scanTextSlow {
-	buf := make([]byte, 0, len(text))
-	start := make([]int, 0, len(text))
-	end := make([]int, 0, len(text))
-	last := 0 // first folded byte of the last code point that produced any
-	for i := 0; i < len(text); {
-		r, w := utf8.DecodeRuneInString(text[i:])
-		n := len(buf)
-		buf = appendScanRune(buf, r)
-		if len(buf) == n {
-			for k := last; k < len(end); k++ {
-				end[k] = i + w
-			}
-		} else {
-			for range len(buf) - n {
-				start = append(start, i)
-				end = append(end, i+w)
-			}
-			last = n
-		}
-		i += w
-	}
-	return scanTextSlow{s: string(buf), start: start, end: end}
+	s, start, end := ref.ScanText(text)
+	return scanTextSlow{s: s, start: start, end: end}
 }
 
 func (t scanTextSlow) orig(i, j int) (int, int) {
