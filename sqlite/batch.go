@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,21 +24,27 @@ type BatchOptions struct {
 	MaxBytes    int // raw bytes per transaction (default 32 MiB)
 }
 
-// Batcher is the one place where several contacts share a transaction:
-// a single writer goroutine takes every contact that arrived while the
-// previous commit was being made durable and commits them together (group
-// commit), with the same SQL as RecordContact; one bad contact fails
-// alone (see commit). RecordContact returns only once the transaction
-// holding its contact has committed, with synchronous=FULL.
+// Batcher is the one place where several contacts share a transaction
+// (group commit). A caller that finds no write under way becomes the
+// leader: it writes every contact queued meanwhile in one transaction, and
+// then, as long as others have queued more, it writes those, until its own
+// contact is committed; it then hands the lead to the first caller still
+// waiting. So a lone caller writes its own contact with no hand-off to
+// another goroutine, and under load each commit takes every contact that
+// arrived while the previous one was being made durable. The SQL is
+// RecordContact's; one bad contact fails alone (see commit).
+// RecordContact returns only once the transaction holding its contact has
+// committed, with synchronous=FULL.
 type Batcher struct {
 	db   *DB
 	log  *slog.Logger
 	opts BatchOptions
-	reqs chan *batchReq
-	done chan struct{}
 
-	mu     sync.RWMutex
-	closed bool
+	mu      sync.Mutex
+	queue   []*batchReq
+	leading bool // a caller is writing; false only when queue is empty
+	closed  bool
+	idle    sync.Cond // broadcast when leading turns false
 }
 
 type batchReq struct {
@@ -47,11 +54,16 @@ type batchReq struct {
 	id   int64
 	dup  bool
 	err  error
-	done chan struct{}
+	done chan struct{} // closed once committed or failed
+
+	// Under Batcher.mu: chosen is set, and lead is sent to, when the
+	// caller must take the lead; gone when it stopped waiting.
+	chosen, gone bool
+	lead         chan struct{}
 }
 
-// NewBatcher starts the writer goroutine. Close stops it after the
-// contacts already handed over are committed.
+// NewBatcher returns a Batcher; Close waits for the contacts already handed
+// over to be committed.
 func (d *DB) NewBatcher(log *slog.Logger, opts BatchOptions) *Batcher {
 	if opts.MaxContacts <= 0 {
 		opts.MaxContacts = 256
@@ -62,8 +74,8 @@ func (d *DB) NewBatcher(log *slog.Logger, opts BatchOptions) *Batcher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &Batcher{db: d, log: log, opts: opts, reqs: make(chan *batchReq, opts.MaxContacts), done: make(chan struct{})}
-	go b.run()
+	b := &Batcher{db: d, log: log, opts: opts}
+	b.idle.L = &b.mu
 	return b
 }
 
@@ -80,65 +92,100 @@ func (b *Batcher) RecordContact(ctx context.Context, c *canary.Contact, raw []by
 // the contact recorded under it, whatever its bytes. Key and contact are
 // committed together.
 func (b *Batcher) RecordContactKeyed(ctx context.Context, key string, c *canary.Contact, raw []byte) (int64, bool, error) {
-	// Hashing and encoding happen here, in the caller's goroutine, so the
-	// writer, which holds the database's write lock, only runs SQL.
+	// Hashing and encoding happen before the queue, so that whoever holds
+	// the database's write lock only runs SQL.
 	p, err := prepareContact(c, raw)
 	if err != nil {
 		return 0, false, err
 	}
-	req := &batchReq{ctx: ctx, key: key, p: p, done: make(chan struct{})}
-	b.mu.RLock()
+	req := &batchReq{ctx: ctx, key: key, p: p, done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	b.mu.Lock()
 	if b.closed {
-		b.mu.RUnlock()
+		b.mu.Unlock()
 		return 0, false, ErrBatcherClosed
 	}
-	select {
-	case b.reqs <- req:
-		b.mu.RUnlock()
-	case <-ctx.Done():
-		b.mu.RUnlock()
-		return 0, false, fmt.Errorf("queue contact: %w", ctx.Err())
+	b.queue = append(b.queue, req)
+	if !b.leading {
+		b.leading = true
+		b.mu.Unlock()
+		b.lead(req)
+	} else {
+		b.mu.Unlock()
 	}
-	select {
-	case <-req.done:
-		return req.id, req.dup, req.err
-	case <-ctx.Done():
-		return 0, false, fmt.Errorf("wait for commit: %w", ctx.Err())
+	for {
+		select {
+		case <-req.done:
+			return req.id, req.dup, req.err
+		case <-req.lead:
+			b.lead(req)
+		case <-ctx.Done():
+			b.mu.Lock()
+			chosen := req.chosen
+			req.gone = !chosen
+			b.mu.Unlock()
+			if chosen {
+				// The lead was handed over as ctx ended: the others
+				// wait for it.
+				b.lead(req)
+			}
+			return 0, false, fmt.Errorf("wait for commit: %w", ctx.Err())
+		}
 	}
 }
 
-// Close commits what was handed over and stops the writer.
-func (b *Batcher) Close() error {
-	b.mu.Lock()
-	if !b.closed {
-		b.closed = true
-		close(b.reqs)
-	}
-	b.mu.Unlock()
-	<-b.done
-	return nil
-}
-
-func (b *Batcher) run() {
-	defer close(b.done)
-	for first := range b.reqs {
-		batch := []*batchReq{first}
-		size := len(first.p.raw)
-	fill:
-		for len(batch) < b.opts.MaxContacts && size < b.opts.MaxBytes {
-			select {
-			case r, ok := <-b.reqs:
-				if !ok {
-					break fill
+// lead writes batches until self's contact is committed and then hands the
+// lead to the first caller still waiting, or gives it up when none is
+// queued.
+func (b *Batcher) lead(self *batchReq) {
+	for {
+		b.mu.Lock()
+		if len(b.queue) == 0 {
+			b.leading = false
+			b.idle.Broadcast()
+			b.mu.Unlock()
+			return
+		}
+		if isClosed(self.done) {
+			for _, next := range b.queue {
+				if !next.gone {
+					next.chosen = true
+					next.lead <- struct{}{}
+					b.mu.Unlock()
+					return
 				}
-				batch = append(batch, r)
-				size += len(r.p.raw)
-			default:
-				break fill
 			}
 		}
+		n, size := 0, 0
+		for n < len(b.queue) && n < b.opts.MaxContacts && (n == 0 || size < b.opts.MaxBytes) {
+			size += len(b.queue[n].p.raw)
+			n++
+		}
+		batch := slices.Clone(b.queue[:n])
+		b.queue = slices.Delete(b.queue, 0, n)
+		b.mu.Unlock()
 		b.commit(batch)
 	}
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close waits for the contacts already handed over to be committed; later
+// ones get ErrBatcherClosed.
+func (b *Batcher) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	for b.leading {
+		b.idle.Wait()
+	}
+	b.mu.Unlock()
+	return nil
 }
 
 // commit writes one batch in one transaction. The batch is first written

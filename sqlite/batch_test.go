@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/leaktrace/leaktrace/canary"
 	"github.com/leaktrace/leaktrace/sqlite"
@@ -121,6 +122,60 @@ func TestBatcherFailureIsolated(t *testing.T) {
 	rep, err := db.Verify(context.Background(), "")
 	if err != nil || !rep.OK {
 		t.Fatalf("verify after a batch with failures: %+v err=%v", rep, err)
+	}
+}
+
+// Callers that stop waiting, at any moment and whether or not the lead
+// was just handed to them, leave no one stuck: every call returns, Close
+// returns, and each contact acknowledged (nil error) is stored exactly once.
+func TestBatcherCallersGiveUp(t *testing.T) {
+	db := openBatchDB(t)
+	b := db.NewBatcher(nil, sqlite.BatchOptions{MaxContacts: 3})
+	const callers, each = 24, 15
+	var acked atomic.Int64
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range each {
+				ctx, cancel := context.WithCancel(context.Background())
+				if (i+j)%3 == 0 {
+					// Cancelled at once, or while queued or leading.
+					go func() {
+						if j%2 == 0 {
+							time.Sleep(time.Duration(j*50) * time.Microsecond)
+						}
+						cancel()
+					}()
+				}
+				_, dup, err := b.RecordContact(ctx, &canary.Contact{Channel: canary.ChannelEmail, Source: "test"}, fmt.Appendf(nil, "m%d-%d", i, j))
+				cancel()
+				if err == nil && !dup {
+					acked.Add(1)
+				}
+				if err != nil && !errors.Is(err, context.Canceled) {
+					t.Errorf("caller %d contact %d: %v", i, j, err)
+				}
+			}
+		}()
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); b.Close(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(time.Minute):
+		t.Fatal("callers or Close still waiting after a minute: the lead was lost")
+	}
+	cs, err := db.Contacts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(cs)) < acked.Load() || len(cs) > callers*each {
+		t.Fatalf("stored %d contacts, acknowledged %d: every acknowledged one must be stored", len(cs), acked.Load())
+	}
+	if rep, err := db.Verify(context.Background(), ""); err != nil || !rep.OK {
+		t.Fatalf("verify=%+v (%v), want OK", rep, err)
 	}
 }
 
