@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/leaktrace/leaktrace/canary"
@@ -45,6 +46,10 @@ type Batcher struct {
 	leading bool // a caller is writing; false only when queue is empty
 	closed  bool
 	idle    sync.Cond // broadcast when leading turns false
+
+	// Leaders at work, which must never be more than one; overlaps counts
+	// the times it was, for the tests.
+	leaders, overlaps atomic.Int32
 }
 
 type batchReq struct {
@@ -108,38 +113,45 @@ func (b *Batcher) RecordContactKeyed(ctx context.Context, key string, c *canary.
 	if !b.leading {
 		b.leading = true
 		b.mu.Unlock()
+		// lead returns once req is committed or failed, and never runs
+		// twice for one request: a second run would make two leaders.
 		b.lead(req)
-	} else {
-		b.mu.Unlock()
+		return req.id, req.dup, req.err
 	}
-	for {
-		select {
-		case <-req.done:
-			return req.id, req.dup, req.err
-		case <-req.lead:
-			b.lead(req)
-		case <-ctx.Done():
-			b.mu.Lock()
-			chosen := req.chosen
-			req.gone = !chosen
-			b.mu.Unlock()
-			if chosen {
-				// The lead was handed over as ctx ended: the others
-				// wait for it.
-				b.lead(req)
-			}
+	b.mu.Unlock()
+	select {
+	case <-req.done:
+	case <-req.lead:
+		b.lead(req)
+	case <-ctx.Done():
+		b.mu.Lock()
+		chosen := req.chosen
+		req.gone = !chosen
+		b.mu.Unlock()
+		if !chosen {
 			return 0, false, fmt.Errorf("wait for commit: %w", ctx.Err())
 		}
+		// The lead was handed over as ctx ended: the others wait for it.
+		b.lead(req)
 	}
+	return req.id, req.dup, req.err
 }
 
 // lead writes batches until self's contact is committed and then hands the
 // lead to the first caller still waiting, or gives it up when none is
 // queued.
 func (b *Batcher) lead(self *batchReq) {
+	// Leading for a request already committed could only mean a second
+	// leader next to the one that committed it.
+	if b.leaders.Add(1) > 1 || isClosed(self.done) {
+		b.overlaps.Add(1)
+		b.log.Error("two contact writers at once: group commit is broken")
+	}
+	// The lead ends, under b.mu, before another caller can take it.
 	for {
 		b.mu.Lock()
 		if len(b.queue) == 0 {
+			b.leaders.Add(-1)
 			b.leading = false
 			b.idle.Broadcast()
 			b.mu.Unlock()
@@ -148,6 +160,7 @@ func (b *Batcher) lead(self *batchReq) {
 		if isClosed(self.done) {
 			for _, next := range b.queue {
 				if !next.gone {
+					b.leaders.Add(-1)
 					next.chosen = true
 					next.lead <- struct{}{}
 					b.mu.Unlock()
@@ -215,7 +228,8 @@ func (b *Batcher) commit(batch []*batchReq) {
 	if err != nil {
 		for _, r := range batch {
 			if r.err == nil {
-				r.err, r.id, r.dup = err, 0, false
+				// The rows were rolled back: no id of theirs holds.
+				r.err, r.id, r.dup, r.p.c.ID = err, 0, false, 0
 			}
 		}
 		b.log.Error("contact batch not committed", "contacts", len(batch), "err", err)

@@ -1,0 +1,4 @@
+package sqlite
+
+// LeaderOverlaps is how many times two callers led the Batcher at once.
+func (b *Batcher) LeaderOverlaps() int { return int(b.overlaps.Load()) }
