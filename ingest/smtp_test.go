@@ -295,6 +295,73 @@ func TestSMTPSmugglingYieldsOneMessage(t *testing.T) {
 	}
 }
 
+// BDAT (CHUNKING, which go-smtp offers) carries bytes as counted, with no
+// dot at all: what looks like an end of data and a second transaction
+// inside a chunk is part of the one message, stored byte for byte. A
+// message that outgrows the size limit over several chunks is refused and
+// nothing of it is stored.
+func TestSMTPChunking(t *testing.T) {
+	s := startSMTP(t, ingest.SMTPConfig{MaxMessageBytes: 4096}, nil)
+	r := dialRaw(t, s.addr)
+	if got := r.cmd("EHLO client.test"); !strings.HasPrefix(got, "250") {
+		t.Fatalf("EHLO: %s", got)
+	}
+	bdat := func(chunk string, last bool) string {
+		t.Helper()
+		cmd := fmt.Sprintf("BDAT %d", len(chunk))
+		if last {
+			cmd += " LAST"
+		}
+		if _, err := r.c.Write([]byte(cmd + "\r\n" + chunk)); err != nil {
+			t.Fatal(err)
+		}
+		return r.reply()
+	}
+	transaction := func() {
+		t.Helper()
+		for _, c := range []string{"MAIL FROM:<a@sender.example>", "RCPT TO:<x@canary.example>"} {
+			if got := r.cmd(c); !strings.HasPrefix(got, "250") {
+				t.Fatalf("%s: %s", c, got)
+			}
+		}
+	}
+
+	transaction()
+	chunks := []string{
+		"From: a@sender.example\r\nTo: x@canary.example\r\nSubject: chunked\r\n\r\nfirst part\r\n.\r\n",
+		"MAIL FROM:<admin@bank.example>\r\nRCPT TO:<victim@canary.example>\r\nDATA\r\n",
+		"..a line that starts with two dots stays as sent\r\n",
+	}
+	for i, c := range chunks {
+		if got := bdat(c, i == len(chunks)-1); !strings.HasPrefix(got, "250") {
+			t.Fatalf("chunk %d: %s, want 250", i, got)
+		}
+	}
+	cs := contacts(t, s.db)
+	if len(cs) != 1 {
+		t.Fatalf("contacts=%d, want 1", len(cs))
+	}
+	back, err := s.db.RawObject(context.Background(), cs[0].RawSHA256)
+	if err != nil || string(back) != strings.Join(chunks, "") {
+		t.Fatalf("raw=%q (%v), want the chunks' bytes exactly", back, err)
+	}
+
+	transaction()
+	part := strings.Repeat("x", 1500)
+	for i := range 3 {
+		got := bdat(part, i == 2)
+		if strings.HasPrefix(got, "552") {
+			break
+		}
+		if i == 2 || !strings.HasPrefix(got, "250") {
+			t.Fatalf("chunk %d of an oversized message: %s, want 250 and then 552", i, got)
+		}
+	}
+	if n := len(contacts(t, s.db)); n != 1 {
+		t.Fatalf("contacts=%d after an oversized message, want still 1", n)
+	}
+}
+
 func TestSMTPLimits(t *testing.T) {
 	t.Run("message size", func(t *testing.T) {
 		s := startSMTP(t, ingest.SMTPConfig{MaxMessageBytes: 4096}, nil)
