@@ -322,13 +322,14 @@ func (ss *session) Data(r io.Reader) error {
 	// its context does not end with the server's, only with its timeout.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.cfg.CommitTimeout)
 	defer cancel()
+	start := time.Now() // what the sender waits for after its final dot
 	rec, err := s.record(ctx, raw, env, ss.ip, received)
 	if err != nil {
 		s.log.Error("message not recorded", "peer", ss.peer, "size", len(raw), "err", err)
 		return errTempFailure
 	}
 	s.log.Info("message accepted", "contact", rec.Contact.ID, "size", len(raw), "duplicate", rec.Duplicate,
-		"matches", len(rec.Contact.Matches), "authenticated", len(rec.Contact.AuthDomains))
+		"matches", len(rec.Contact.Matches), "authenticated", len(rec.Contact.AuthDomains), "elapsed", time.Since(start))
 	return nil
 }
 
