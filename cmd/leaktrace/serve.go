@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -216,6 +217,11 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	// A mistyped --db must not become an empty database that refuses
+	// every message for good.
+	if _, err := os.Stat(cfg.DB); errors.Is(err, fs.ErrNotExist) {
+		return canary.Invalidf("no database at %s: create it with `leaktrace init` and add a canary domain with `leaktrace domain add`, or point --db at the right file", cfg.DB)
+	}
 	db, err := sqlite.Open(ctx, cfg.DB, m.log)
 	if err != nil {
 		return err
@@ -225,6 +231,10 @@ func (m *Main) Run(ctx context.Context) error {
 	m.batcher = db.NewBatcher(m.log.With("component", "writer"), sqlite.BatchOptions{MaxContacts: cfg.BatchLimit})
 	if m.live, err = ingest.NewLive(ctx, db); err != nil {
 		return err
+	}
+	if cfg.SMTPAddr != "" && len(m.live.Domains()) == 0 {
+		// Senders take a 550 as final: the mail would bounce and be lost.
+		return canary.Invalidf("no canary domain in %s: every message would be refused with 550 and bounced for good; add one with `leaktrace domain add DOMAIN` first", cfg.DB)
 	}
 	// The lifetime of background work; the servers' own shutdown is Close's.
 	life, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -11,11 +11,14 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -370,4 +373,29 @@ func TestServeProcess(t *testing.T) {
 		close(stop)
 		storedOnce(t, db, ack)
 	})
+}
+
+// serve refuses to start where every message would bounce for good: on a
+// database that does not exist (a mistyped --db would otherwise become a
+// new, empty one) and, for SMTP, on one with no canary domain. HTTP alone
+// needs no domain.
+func TestServeRefusesWhereMailWouldBounce(t *testing.T) {
+	c := newCLI(t)
+	if msg := c.fails("serve", "--smtp", "127.0.0.1:0"); !strings.Contains(msg, "leaktrace init") {
+		t.Fatalf("serve on a missing database: %q, want it to name leaktrace init", msg)
+	}
+	if _, err := os.Stat(c.db); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("serve created %s (%v), want no file", c.db, err)
+	}
+	c.ok("init")
+	if msg := c.fails("serve", "--smtp", "127.0.0.1:0"); !strings.Contains(msg, "domain add") {
+		t.Fatalf("serve --smtp without a canary domain: %q, want it to name domain add", msg)
+	}
+	m := NewMain(serveConfig{DB: c.db, HTTPAddr: "127.0.0.1:0"}, slog.New(slog.DiscardHandler), time.Now)
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("serve --http without a canary domain: %v, want it to start", err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
