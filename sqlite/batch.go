@@ -87,7 +87,9 @@ func (d *DB) NewBatcher(log *slog.Logger, opts BatchOptions) *Batcher {
 // RecordContact hands the contact to the writer and waits until it is
 // durably committed (or failed). When ctx ends first, the contact may still
 // be committed; the caller must then treat it as not acknowledged, and a
-// retry of the same bytes is recognised as a duplicate.
+// retry of the same bytes is recognised as a duplicate. A caller that is
+// writing when ctx ends finishes the transaction first (others wait for
+// it; lock waits are bounded by busy_timeout) and returns its result.
 func (b *Batcher) RecordContact(ctx context.Context, c *canary.Contact, raw []byte) (int64, bool, error) {
 	return b.RecordContactKeyed(ctx, "", c, raw)
 }
