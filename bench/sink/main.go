@@ -23,7 +23,7 @@ import (
 
 type backend struct{ spool *spool }
 
-func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return session{b.spool}, nil }
+func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return session(b), nil }
 
 type session struct{ spool *spool }
 
