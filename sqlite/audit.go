@@ -89,11 +89,13 @@ func (d *DB) Verify(ctx context.Context, investigation string) (*canary.VerifyRe
 	} else if _, err := d.Investigation(ctx, investigation); err != nil {
 		return nil, err
 	}
+	read := map[string][]canary.AuditEntry{}
 	for _, chain := range chains {
 		entries, err := d.AuditLog(ctx, chain)
 		if err != nil {
 			return nil, err
 		}
+		read[chain] = entries
 		if len(entries) > 0 {
 			rep.Chains++
 		}
@@ -103,6 +105,9 @@ func (d *DB) Verify(ctx context.Context, investigation string) (*canary.VerifyRe
 		}
 	}
 	if err := d.verifyObjects(ctx, rep); err != nil {
+		return nil, err
+	}
+	if err := d.verifyContacts(ctx, read, investigation == "", rep); err != nil {
 		return nil, err
 	}
 	rep.OK = true

@@ -92,6 +92,7 @@ type receivedDetail struct {
 	AuthenticatedDomains []string       `json:"authenticated_domains"`
 	Channel              canary.Channel `json:"channel"`
 	RawSHA256            string         `json:"raw_sha256"`
+	ReceiptSHA256        string         `json:"receipt_sha256"` // of auth_json: envelope, DKIM, SPF, ARC as received
 	ReceivedAt           string         `json:"received_at"`
 	Size                 int            `json:"size"`
 	Source               string         `json:"source"`
@@ -106,12 +107,17 @@ type madeMatch struct {
 	Token   int64  `json:"token"`
 }
 
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
 func prepareContact(c *canary.Contact, raw []byte) (*preparedContact, error) {
 	sum := sha256.Sum256(raw)
 	p := &preparedContact{c: c, raw: raw, sha: hex.EncodeToString(sum[:]),
 		to: jsonText(c.To), unissued: jsonText(c.Unissued), problems: jsonText(c.Problems), authDomains: jsonText(c.AuthDomains)}
 	b, err := json.Marshal(receivedDetail{AsWritten: c.ReceivedText, AuthenticatedDomains: c.AuthDomains, Channel: c.Channel,
-		RawSHA256: p.sha, ReceivedAt: fmtTime(c.ReceivedAt), Size: len(raw), Source: c.Source, Unissued: c.Unissued})
+		RawSHA256: p.sha, ReceiptSHA256: sha256Hex(c.Auth), ReceivedAt: fmtTime(c.ReceivedAt), Size: len(raw), Source: c.Source, Unissued: c.Unissued})
 	if err != nil {
 		return nil, fmt.Errorf("encode audit detail: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -114,8 +115,25 @@ func notBuilt(name, what string) *cli.Command {
 	}
 }
 
-// openDB opens the database named by --db.
+// openDB opens the database named by --db, which must exist: only init
+// creates one, so that a mistyped path is an error rather than a new,
+// empty database (where verify would find nothing wrong).
 func (e *env) openDB(c *cli.Context) (*sqlite.DB, error) {
+	if err := mustExist(c.String("db")); err != nil {
+		return nil, err
+	}
+	return e.createDB(c)
+}
+
+func mustExist(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return canary.Invalidf("no database at %s: create it with `leaktrace init`, or point --db (LEAKTRACE_DB) at the right file", path)
+	}
+	return nil
+}
+
+// createDB opens the database named by --db, creating it if need be.
+func (e *env) createDB(c *cli.Context) (*sqlite.DB, error) {
 	db, err := sqlite.Open(c.Context, c.String("db"), e.log)
 	if err != nil {
 		return nil, err
@@ -140,7 +158,12 @@ func initCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "init",
 		Usage: "create the database (mode 0600)",
-		Action: e.withDB(func(c *cli.Context, db *sqlite.DB) error {
+		Action: func(c *cli.Context) error {
+			db, err := e.createDB(c)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
 			if c.Bool("json") {
 				return writeJSON(e.stdout, map[string]string{"db": db.Path()})
 			}
@@ -148,6 +171,6 @@ func initCommand(e *env) *cli.Command {
 			fmt.Fprintln(e.stdout, "It will hold your real address and data about other people: keep it, and any server that receives canary mail,")
 			fmt.Fprintln(e.stdout, "in the data subjects' country (Vietnam's Law 91/2025/QH15, China's PIPL).")
 			return nil
-		}),
+		},
 	}
 }

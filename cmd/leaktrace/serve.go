@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -219,8 +218,8 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	// A mistyped --db must not become an empty database that refuses
 	// every message for good.
-	if _, err := os.Stat(cfg.DB); errors.Is(err, fs.ErrNotExist) {
-		return canary.Invalidf("no database at %s: create it with `leaktrace init` and add a canary domain with `leaktrace domain add`, or point --db at the right file", cfg.DB)
+	if err := mustExist(cfg.DB); err != nil {
+		return err
 	}
 	db, err := sqlite.Open(ctx, cfg.DB, m.log)
 	if err != nil {

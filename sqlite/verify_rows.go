@@ -1,0 +1,281 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/leaktrace/leaktrace/canary"
+)
+
+// A chain whose links all hold proves only itself: someone who can write
+// the database file could still change a contact's time or authentication
+// results and leave the chain alone. So verify also reads every contact
+// and match back against the entries that recorded them.
+
+// recordedContact is a "contact received" detail as any version wrote it;
+// a nil field is one that version did not record.
+type recordedContact struct {
+	AsWritten            *string         `json:"as_written"`
+	AuthenticatedDomains json.RawMessage `json:"authenticated_domains"` // null when empty, in some versions
+	Channel              *string         `json:"channel"`
+	RawSHA256            *string         `json:"raw_sha256"`
+	ReceiptSHA256        *string         `json:"receipt_sha256"`
+	ReceivedAt           *string         `json:"received_at"`
+	Size                 *int64          `json:"size"`
+	Source               *string         `json:"source"`
+	Unissued             json.RawMessage `json:"unissued"`
+}
+
+// recordedMatch is one match of a "matches made" entry, or the whole
+// detail of a "match made" entry (one per match, before November 2026).
+type recordedMatch struct {
+	How     string `json:"how"`
+	Partial bool   `json:"partial"`
+	Token   int64  `json:"token"`
+}
+
+type matchKey struct {
+	contact, token int64
+	how            string
+}
+
+// contactEntries is what the verified chains say of contacts.
+type contactEntries struct {
+	received map[int64][]receivedEntry
+	matches  map[matchKey]matchEntry
+}
+
+type receivedEntry struct {
+	at     canary.AuditEntry
+	detail recordedContact
+}
+
+type matchEntry struct {
+	at      canary.AuditEntry
+	partial bool
+	seen    bool
+}
+
+// readContactEntries gathers the contact entries of chains. An entry whose
+// detail cannot be read is itself a problem: it was hashed as written, so
+// only a bug or a forger could have made it so.
+func readContactEntries(chains map[string][]canary.AuditEntry, rep *canary.VerifyReport) contactEntries {
+	ce := contactEntries{received: map[int64][]receivedEntry{}, matches: map[matchKey]matchEntry{}}
+	bad := func(e canary.AuditEntry, err error) {
+		rep.Problems = append(rep.Problems, canary.Problem{Chain: e.Chain, Seq: e.Seq, Object: e.Subject, Kind: "unreadable entry",
+			Detail: fmt.Sprintf("%q entry for %s: %v", e.Action, e.Subject, err)})
+	}
+	for _, entries := range chains {
+		for _, e := range entries {
+			id, ok := contactSubject(e.Subject)
+			if !ok {
+				continue
+			}
+			var ms []recordedMatch
+			switch e.Action {
+			case "contact received":
+				var d recordedContact
+				if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
+					bad(e, err)
+					continue
+				}
+				ce.received[id] = append(ce.received[id], receivedEntry{e, d})
+				continue
+			case "matches made":
+				var d struct{ Matches []recordedMatch }
+				if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
+					bad(e, err)
+					continue
+				}
+				ms = d.Matches
+			case "match made":
+				var m recordedMatch
+				if err := json.Unmarshal([]byte(e.Detail), &m); err != nil {
+					bad(e, err)
+					continue
+				}
+				ms = []recordedMatch{m}
+			default:
+				continue
+			}
+			for _, m := range ms {
+				ce.matches[matchKey{id, m.Token, m.How}] = matchEntry{at: e, partial: m.Partial}
+			}
+		}
+	}
+	return ce
+}
+
+func contactSubject(s string) (int64, bool) {
+	rest, ok := strings.CutPrefix(s, "contact ")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	return id, err == nil
+}
+
+// verifyContacts compares every contact and match with its entries in
+// chains. everyChain says chains are all there are: only then is a row
+// with no entry at all a problem, since a partial verify does not read
+// the chains of other investigations.
+func (d *DB) verifyContacts(ctx context.Context, chains map[string][]canary.AuditEntry, everyChain bool, rep *canary.VerifyReport) error {
+	ce := readContactEntries(chains, rep)
+	rows, err := d.db.QueryContext(ctx, `SELECT c.id, c.channel, c.received_at, c.received_text, c.source, c.raw_sha256,
+		c.unissued_json, c.auth_json, c.auth_domains_json, coalesce(r.size, -1)
+		FROM contacts c LEFT JOIN raw_objects r ON r.sha256 = c.raw_sha256 ORDER BY c.id`)
+	if err != nil {
+		return fmt.Errorf("read contacts to verify: %w", err)
+	}
+	seen := map[int64]bool{}
+	for rows.Next() {
+		var id, size int64
+		var channel, at, asWritten, source, sha, unissued, auth, authDomains string
+		if err := rows.Scan(&id, &channel, &at, &asWritten, &source, &sha, &unissued, &auth, &authDomains, &size); err != nil {
+			rows.Close()
+			return fmt.Errorf("read contacts to verify: %w", err)
+		}
+		seen[id] = true
+		entries := ce.received[id]
+		if len(entries) == 0 {
+			if everyChain {
+				rep.Rows++
+				rep.Problems = append(rep.Problems, canary.Problem{Object: contactName(id), Kind: "unrecorded row",
+					Detail: fmt.Sprintf("%s has no \"contact received\" entry in any chain", contactName(id))})
+			}
+			continue
+		}
+		rep.Rows++
+		receipt := sha256.Sum256([]byte(auth))
+		row := map[string]string{"channel": channel, "received_at": at, "as_written": asWritten, "source": source,
+			"raw_sha256": sha, "receipt_sha256": hex.EncodeToString(receipt[:]),
+			"unissued": normList(unissued), "authenticated_domains": normList(authDomains)}
+		if size >= 0 { // a missing raw object is reported as such
+			row["size"] = strconv.FormatInt(size, 10)
+		}
+		for _, e := range entries {
+			if diff := e.detail.differences(row); diff != "" {
+				rep.Problems = append(rep.Problems, canary.Problem{Chain: e.at.Chain, Seq: e.at.Seq, Object: contactName(id), Kind: "changed row",
+					Detail: fmt.Sprintf("%s differs from its \"contact received\" entry: %s", contactName(id), diff)})
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read contacts to verify: %w", err)
+	}
+	for id, entries := range ce.received {
+		if !seen[id] {
+			e := entries[0].at
+			rep.Problems = append(rep.Problems, canary.Problem{Chain: e.Chain, Seq: e.Seq, Object: contactName(id), Kind: "missing row",
+				Detail: fmt.Sprintf("%s was recorded but is no longer in the database", contactName(id))})
+		}
+	}
+	return d.verifyMatches(ctx, chains, ce, rep)
+}
+
+// verifyMatches compares the match rows of the verified chains'
+// investigations with the entries that recorded them. (A match's excerpt
+// is not in its entry, so only its token, how and partial are checked.)
+func (d *DB) verifyMatches(ctx context.Context, chains map[string][]canary.AuditEntry, ce contactEntries, rep *canary.VerifyReport) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT m.contact_id, m.token_id, m.how, m.partial, i.name
+		FROM matches m JOIN tokens t ON t.id = m.token_id JOIN investigations i ON i.id = t.investigation_id
+		ORDER BY m.contact_id, m.token_id, m.how`)
+	if err != nil {
+		return fmt.Errorf("read matches to verify: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k matchKey
+		var partial bool
+		var inv string
+		if err := rows.Scan(&k.contact, &k.token, &k.how, &partial, &inv); err != nil {
+			return fmt.Errorf("read matches to verify: %w", err)
+		}
+		if _, ok := chains[canary.InvestigationChain(inv)]; !ok {
+			continue
+		}
+		rep.Rows++
+		what := fmt.Sprintf("%s's match of token %d (%s)", contactName(k.contact), k.token, k.how)
+		e, ok := ce.matches[k]
+		switch {
+		case !ok:
+			rep.Problems = append(rep.Problems, canary.Problem{Chain: canary.InvestigationChain(inv), Object: contactName(k.contact), Kind: "unrecorded row",
+				Detail: what + " is in no entry of its investigation's chain"})
+		case e.partial != partial:
+			rep.Problems = append(rep.Problems, canary.Problem{Chain: e.at.Chain, Seq: e.at.Seq, Object: contactName(k.contact), Kind: "changed row",
+				Detail: fmt.Sprintf("%s is partial=%t in the database, %t in its entry", what, partial, e.partial)})
+		}
+		e.seen = true
+		ce.matches[k] = e
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read matches to verify: %w", err)
+	}
+	var gone []matchKey
+	for k, e := range ce.matches {
+		if !e.seen {
+			gone = append(gone, k)
+		}
+	}
+	slices.SortFunc(gone, func(a, b matchKey) int {
+		if a.contact != b.contact {
+			return int(a.contact - b.contact)
+		}
+		return int(a.token - b.token)
+	})
+	for _, k := range gone {
+		e := ce.matches[k]
+		rep.Problems = append(rep.Problems, canary.Problem{Chain: e.at.Chain, Seq: e.at.Seq, Object: contactName(k.contact), Kind: "missing row",
+			Detail: fmt.Sprintf("%s's match of token %d (%s) was recorded but is no longer in the database", contactName(k.contact), k.token, k.how)})
+	}
+	return nil
+}
+
+func contactName(id int64) string { return "contact " + strconv.FormatInt(id, 10) }
+
+// differences lists, field by field, where row departs from what the
+// entry recorded; fields the entry's version did not record are skipped.
+func (r recordedContact) differences(row map[string]string) string {
+	recorded := map[string]*string{"channel": r.Channel, "received_at": r.ReceivedAt, "as_written": r.AsWritten,
+		"source": r.Source, "raw_sha256": r.RawSHA256, "receipt_sha256": r.ReceiptSHA256}
+	if r.Size != nil {
+		s := strconv.FormatInt(*r.Size, 10)
+		recorded["size"] = &s
+	}
+	for name, list := range map[string]json.RawMessage{"unissued": r.Unissued, "authenticated_domains": r.AuthenticatedDomains} {
+		if list != nil {
+			s := normList(string(list))
+			recorded[name] = &s
+		}
+	}
+	var out []string
+	for _, name := range []string{"channel", "received_at", "as_written", "source", "raw_sha256", "size", "receipt_sha256", "unissued", "authenticated_domains"} {
+		got, ok := row[name]
+		if want := recorded[name]; ok && want != nil && *want != got {
+			out = append(out, fmt.Sprintf("%s is %q in the database, %q in the entry", name, got, *want))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// normList reads a stored JSON list of strings as listText writes it, so
+// that null, [] and spacing compare equal.
+func normList(stored string) string {
+	var l []string
+	if err := json.Unmarshal([]byte(stored), &l); err != nil {
+		return "unreadable: " + stored
+	}
+	return listText(l)
+}
+
+func listText(l []string) string {
+	b, _ := json.Marshal(append([]string{}, l...))
+	return string(b)
+}

@@ -1,0 +1,136 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/leaktrace/leaktrace/canary"
+)
+
+// A row changed behind the chain's back is found, though every link and
+// every raw object still holds: the contact's time, its receipt (envelope
+// and authentication results), its bytes, and its matches are read back
+// against the entries that recorded them.
+func TestVerifyComparesRowsWithChain(t *testing.T) {
+	chain := canary.InvestigationChain(invName)
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, f *evidenceFixture, raw *sql.DB)
+		kind   string
+		says   string
+		chain  string
+	}{
+		{"contact time moved", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "contacts_no_update")
+			mustExec(t, raw, `UPDATE contacts SET received_at = '2026-09-01T00:00:00.000000000Z' WHERE id = ?`, f.contact)
+		}, "changed row", "received_at", chain},
+		{"receipt rewritten", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "contacts_no_update")
+			mustExec(t, raw, `UPDATE contacts SET auth_json = '{"dkim":[{"domain":"shopa.example","result":"pass"}]}' WHERE id = ?`, f.contact)
+		}, "changed row", "receipt_sha256", chain},
+		{"contact pointed at other bytes", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "contacts_no_update")
+			mustExec(t, raw, `UPDATE contacts SET raw_sha256 = ? WHERE id = ?`, f.attSHA, f.contact)
+		}, "changed row", "raw_sha256", chain},
+		{"unissued cleared", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "contacts_no_update")
+			mustExec(t, raw, `UPDATE contacts SET unissued_json = '["x@canary.example"]' WHERE id = ?`, f.contact)
+		}, "changed row", "unissued", chain},
+		{"contact deleted", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "contacts_no_delete")
+			dropTrigger(t, raw, "matches_no_delete")
+			mustExec(t, raw, `PRAGMA foreign_keys = OFF`)
+			mustExec(t, raw, `DELETE FROM matches WHERE contact_id = ?`, f.contact)
+			mustExec(t, raw, `DELETE FROM contacts WHERE id = ?`, f.contact)
+		}, "missing row", "no longer in the database", chain},
+		{"contact slipped in", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			mustExec(t, raw, `INSERT INTO contacts (channel, received_at, source, raw_sha256, stored_at)
+				VALUES ('sms', '2026-10-05T00:00:00.000000000Z', 'forged', ?, '2026-10-05T00:00:00.000000000Z')`, f.rawSHA)
+		}, "unrecorded row", "no \"contact received\" entry", ""},
+		{"match made partial", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "matches_no_update")
+			mustExec(t, raw, `UPDATE matches SET partial = 1 WHERE contact_id = ?`, f.contact)
+		}, "changed row", "partial=true", chain},
+		{"match deleted", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "matches_no_delete")
+			mustExec(t, raw, `DELETE FROM matches WHERE contact_id = ?`, f.contact)
+		}, "missing row", "no longer in the database", chain},
+		{"match slipped in", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			mustExec(t, raw, `INSERT INTO matches (contact_id, token_id, how, partial, excerpt) VALUES (?, ?, 'body', 0, '')`,
+				f.contact, token(t, f.order, canary.FieldShippingName).ID)
+		}, "unrecorded row", "in no entry", chain},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newEvidenceFixture(t)
+			if rep := mustVerify(t, f.db, ""); !rep.OK {
+				t.Fatalf("before tampering: %+v", rep.Problems)
+			}
+			tc.tamper(t, f, rawDB(t, f.db))
+			for _, inv := range []string{"", invName} {
+				rep := mustVerify(t, f.db, inv)
+				var found *canary.Problem
+				for i, p := range rep.Problems {
+					if p.Kind == tc.kind && strings.HasPrefix(p.Object, "contact ") {
+						found = &rep.Problems[i]
+					}
+				}
+				if tc.kind == "unrecorded row" && tc.chain == "" && inv != "" {
+					// Another investigation's chain, unread, may hold the entry.
+					if found != nil {
+						t.Fatalf("Verify(%q) reports %+v, which only the whole database can tell", inv, *found)
+					}
+					continue
+				}
+				if rep.OK || found == nil {
+					t.Fatalf("Verify(%q) problems %+v, want a %s naming a contact", inv, rep.Problems, tc.kind)
+				}
+				if found.Chain != tc.chain || !strings.Contains(found.Detail, tc.says) {
+					t.Fatalf("Verify(%q) found %+v, want chain %q and a detail saying %q", inv, *found, tc.chain, tc.says)
+				}
+			}
+		})
+	}
+}
+
+// Verify reads the entries as every version wrote them: a database from
+// before "matches made" (one "match made" entry per match) and before
+// receipt hashes verifies clean, and a change to its rows is still found.
+func TestVerifyReadsOlderEntries(t *testing.T) {
+	f := newEvidenceFixture(t)
+	raw := rawDB(t, f.db)
+	// Rewrite the chain as the older versions wrote it, relinking it.
+	dropTrigger(t, raw, "audit_log_no_update")
+	log, err := f.db.AuditLog(t.Context(), canary.InvestigationChain(invName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := canary.GenesisHash
+	for _, e := range log {
+		switch e.Action {
+		case "contact received":
+			e.Detail = strings.Replace(e.Detail, `"receipt_sha256":`, `"receipt_sha256_unknown":`, 1)
+		case "matches made":
+			inner := strings.TrimSuffix(strings.TrimPrefix(e.Detail, `{"matches":[`), `]}`)
+			if strings.Contains(inner, "},{") {
+				t.Fatalf("fixture has several matches: %s", e.Detail)
+			}
+			e.Action, e.Detail = "match made", inner
+		}
+		e.PrevHash = prev
+		e.Hash = e.ComputeHash()
+		prev = e.Hash
+		mustExec(t, raw, `UPDATE audit_log SET action = ?, detail = ?, prev_hash = ?, hash = ? WHERE chain = ? AND seq = ?`,
+			e.Action, e.Detail, e.PrevHash, e.Hash, e.Chain, e.Seq)
+	}
+	if rep := mustVerify(t, f.db, ""); !rep.OK {
+		t.Fatalf("older entries: %+v, want OK", rep.Problems)
+	}
+	dropTrigger(t, raw, "matches_no_update")
+	mustExec(t, raw, `UPDATE matches SET partial = 1 WHERE contact_id = ?`, f.contact)
+	rep := mustVerify(t, f.db, "")
+	if rep.OK || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0].Detail, "partial=true") {
+		t.Fatalf("after a change: %s, want the match's change found", fmt.Sprint(rep.Problems))
+	}
+}
