@@ -95,19 +95,27 @@ func (d *DB) Verify(ctx context.Context, investigation string) (*canary.VerifyRe
 		if err != nil {
 			return nil, err
 		}
-		read[chain] = entries
+
 		if len(entries) > 0 {
 			rep.Chains++
 		}
 		rep.Entries += len(entries)
 		if p := verifyChain(chain, entries); p != nil {
 			rep.Problems = append(rep.Problems, *p)
+			continue
 		}
+		// Rows are read back only against chains whose links all hold: a
+		// broken chain is already reported, and what it says cannot be
+		// relied on.
+		read[chain] = entries
 	}
 	if err := d.verifyObjects(ctx, rep); err != nil {
 		return nil, err
 	}
-	if err := d.verifyContacts(ctx, read, investigation == "", rep); err != nil {
+	if err := d.verifyContacts(ctx, read, investigation == "" && len(read) == len(chains), rep); err != nil {
+		return nil, err
+	}
+	if err := d.verifySetup(ctx, read, rep); err != nil {
 		return nil, err
 	}
 	rep.OK = true

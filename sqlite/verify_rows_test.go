@@ -134,3 +134,65 @@ func TestVerifyReadsOlderEntries(t *testing.T) {
 		t.Fatalf("after a change: %s, want the match's change found", fmt.Sprint(rep.Problems))
 	}
 }
+
+// The set-up that decides whom a contact can blame is read back too: a
+// token's value, who saw it and when, when the order was placed and who
+// shipped it.
+func TestVerifyComparesSetupWithChain(t *testing.T) {
+	chain := canary.InvestigationChain(invName)
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, f *evidenceFixture, raw *sql.DB)
+		kind   string
+		says   string
+	}{
+		{"courier's exposure deleted", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "exposures_no_delete")
+			mustExec(t, raw, `DELETE FROM exposures WHERE party_id = (SELECT id FROM parties WHERE name = 'FastExpress')`)
+		}, "missing row", "shown to FastExpress"},
+		{"exposure moved to another party", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "exposures_no_update")
+			mustExec(t, raw, `UPDATE exposures SET party_id = (SELECT id FROM parties WHERE name = 'SlowPost')
+				WHERE party_id = (SELECT id FROM parties WHERE name = 'FastExpress')`)
+		}, "unrecorded row", "shown to SlowPost"},
+		{"exposure made earlier", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "exposures_no_update")
+			mustExec(t, raw, `UPDATE exposures SET exposed_at = '2026-01-01T00:00:00.000000000Z'
+				WHERE party_id = (SELECT id FROM parties WHERE name = 'Lens Pharmacy')`)
+		}, "changed row", "exposed_at"},
+		{"exposure slipped in", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			mustExec(t, raw, `INSERT INTO exposures (token_id, party_id, field, quality, exposed_at)
+				VALUES (?, (SELECT id FROM parties WHERE name = 'Beauty Corner'), 'x', 'full', '2026-10-01T00:00:00.000000000Z')`,
+				token(t, f.order, canary.FieldShippingName).ID)
+		}, "unrecorded row", "shown to Beauty Corner"},
+		{"token value changed", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "tokens_no_update")
+			mustExec(t, raw, `UPDATE tokens SET value = 'someone else' WHERE id = ?`, token(t, f.order, canary.FieldShippingName).ID)
+		}, "changed row", "value"},
+		{"order placed later", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "orders_stages_stay")
+			mustExec(t, raw, `UPDATE orders SET placed_at = '2026-12-31T00:00:00.000000000Z' WHERE ref = 'o-1'`)
+		}, "changed row", "placed_at"},
+		{"order shipped by another courier", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "orders_stages_stay")
+			mustExec(t, raw, `UPDATE orders SET courier_id = (SELECT id FROM parties WHERE name = 'SlowPost') WHERE ref = 'o-1'`)
+		}, "changed row", "courier"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newEvidenceFixture(t)
+			tc.tamper(t, f, rawDB(t, f.db))
+			for _, inv := range []string{"", invName} {
+				rep := mustVerify(t, f.db, inv)
+				var found *canary.Problem
+				for i, p := range rep.Problems {
+					if p.Kind == tc.kind && strings.Contains(p.Detail, tc.says) {
+						found = &rep.Problems[i]
+					}
+				}
+				if rep.OK || found == nil || found.Chain != chain {
+					t.Fatalf("Verify(%q) problems %+v, want a %s in %s saying %q", inv, rep.Problems, tc.kind, chain, tc.says)
+				}
+			}
+		})
+	}
+}

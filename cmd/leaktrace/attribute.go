@@ -174,7 +174,7 @@ func verifyCommand(e *env) *cli.Command {
 					return err
 				}
 			} else {
-				fmt.Fprintf(e.stdout, "%d chains, %d entries, %d raw objects, %d contact and match rows checked\n", rep.Chains, rep.Entries, rep.Objects, rep.Rows)
+				fmt.Fprintf(e.stdout, "%d chains, %d entries, %d raw objects, %d rows (contacts, matches, tokens, exposures, order stages) checked\n", rep.Chains, rep.Entries, rep.Objects, rep.Rows)
 				for _, p := range rep.Problems {
 					where := p.Object
 					if p.Chain != "" {
@@ -183,7 +183,7 @@ func verifyCommand(e *env) *cli.Command {
 					fmt.Fprintf(e.stdout, "%s: %s: %s\n", p.Kind, where, p.Detail)
 				}
 				if rep.OK {
-					fmt.Fprintln(e.stdout, "OK: every link, every object, and every contact and match as its entry recorded it")
+					fmt.Fprintln(e.stdout, "OK: every link, every object, and every row as its entry recorded it")
 				}
 			}
 			if !rep.OK {

@@ -1,0 +1,168 @@
+package sqlite
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/leaktrace/leaktrace/canary"
+)
+
+// An investigation's set-up decides whom a contact can blame: which token
+// each order carried, which party saw it and when, when the order was
+// placed and who shipped it. verifySetup reads those rows back against the
+// entries that recorded them, as verifyContacts does for contacts.
+
+// setupFact is one recorded fact of a set-up, keyed by chain and by what
+// it is about ("token 12", "token 12 shown to ShopA", "order o-1 placed").
+type setupFact struct {
+	entry  canary.AuditEntry
+	fields map[string]string
+}
+
+type setupKey struct{ chain, what string }
+
+// setupEntry reads one entry into the fact it records, or ok=false for an
+// entry that records no set-up row.
+func setupEntry(e canary.AuditEntry) (key setupKey, fields map[string]string, ok bool, err error) {
+	var what string
+	switch e.Action {
+	case "token issued", "exposure recorded", "order placed", "order shipped":
+	default:
+		return key, nil, false, nil
+	}
+	d := json.NewDecoder(bytes.NewReader([]byte(e.Detail)))
+	d.UseNumber()
+	var raw map[string]any
+	if err := d.Decode(&raw); err != nil {
+		return key, nil, false, err
+	}
+	fields = map[string]string{}
+	for k, v := range raw {
+		if v != nil {
+			fields[k] = fmt.Sprint(v)
+		} else {
+			fields[k] = ""
+		}
+	}
+	switch e.Action {
+	case "token issued":
+		what = "token " + fields["token"]
+		delete(fields, "token")
+	case "exposure recorded":
+		what = e.Subject + " shown to " + fields["party"]
+		delete(fields, "party")
+	case "order placed":
+		what = e.Subject + " placed"
+	case "order shipped":
+		what = e.Subject + " shipped"
+	}
+	return setupKey{e.Chain, what}, fields, true, nil
+}
+
+func (d *DB) verifySetup(ctx context.Context, chains map[string][]canary.AuditEntry, rep *canary.VerifyReport) error {
+	recorded := map[setupKey]setupFact{}
+	for _, entries := range chains {
+		for _, e := range entries {
+			key, fields, ok, err := setupEntry(e)
+			if err != nil {
+				rep.Problems = append(rep.Problems, canary.Problem{Chain: e.Chain, Seq: e.Seq, Object: e.Subject, Kind: "unreadable entry",
+					Detail: fmt.Sprintf("%q entry for %s: %v", e.Action, e.Subject, err)})
+			}
+			if ok {
+				recorded[key] = setupFact{e, fields}
+			}
+		}
+	}
+	// Each query gives the investigation, what the row is about, and its
+	// fields under the names its entry uses.
+	queries := []struct {
+		sql    string
+		what   func(id string) string
+		fields []string
+	}{
+		{`SELECT i.name, t.id, t.kind, t.field, t.value, t.match_key FROM tokens t JOIN investigations i ON i.id = t.investigation_id`,
+			func(id string) string { return "token " + id }, []string{"kind", "field", "value", "key"}},
+		{`SELECT i.name, 'token ' || e.token_id || ' shown to ' || p.name, e.field, e.quality, e.exposed_at
+			FROM exposures e JOIN parties p ON p.id = e.party_id JOIN tokens t ON t.id = e.token_id JOIN investigations i ON i.id = t.investigation_id`,
+			nil, []string{"field", "quality", "exposed_at"}},
+		{`SELECT i.name, 'order ' || o.ref || ' placed', o.placed_at, coalesce(o.placed_text, '')
+			FROM orders o JOIN investigations i ON i.id = o.investigation_id WHERE o.placed_at IS NOT NULL`,
+			nil, []string{"placed_at", "as_written"}},
+		{`SELECT i.name, 'order ' || o.ref || ' shipped', coalesce(c.name, ''), coalesce(ou.name, ''), o.shipped_at
+			FROM orders o JOIN investigations i ON i.id = o.investigation_id
+			LEFT JOIN parties c ON c.id = o.courier_id LEFT JOIN parties ou ON ou.id = o.outlet_id WHERE o.shipped_at IS NOT NULL`,
+			nil, []string{"courier", "outlet", "shipped_at"}},
+	}
+	seen := map[setupKey]bool{}
+	for _, q := range queries {
+		if err := d.compareSetupRows(ctx, q.sql, q.what, q.fields, chains, recorded, seen, rep); err != nil {
+			return err
+		}
+	}
+	var gone []setupKey
+	for k := range recorded {
+		if !seen[k] {
+			gone = append(gone, k)
+		}
+	}
+	slices.SortFunc(gone, func(a, b setupKey) int {
+		return cmp.Or(strings.Compare(a.chain, b.chain), cmp.Compare(recorded[a].entry.Seq, recorded[b].entry.Seq))
+	})
+	for _, k := range gone {
+		e := recorded[k].entry
+		rep.Problems = append(rep.Problems, canary.Problem{Chain: e.Chain, Seq: e.Seq, Object: k.what, Kind: "missing row",
+			Detail: fmt.Sprintf("%s was recorded but is no longer in the database", k.what)})
+	}
+	return nil
+}
+
+func (d *DB) compareSetupRows(ctx context.Context, query string, what func(string) string, names []string,
+	chains map[string][]canary.AuditEntry, recorded map[setupKey]setupFact, seen map[setupKey]bool, rep *canary.VerifyReport) error {
+	rows, err := d.db.QueryContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("read set-up rows to verify: %w", err)
+	}
+	defer rows.Close()
+	vals := make([]string, 2+len(names))
+	ptrs := make([]any, len(vals))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return fmt.Errorf("read set-up rows to verify: %w", err)
+		}
+		chain := canary.InvestigationChain(vals[0])
+		if _, ok := chains[chain]; !ok {
+			continue
+		}
+		rep.Rows++
+		key := setupKey{chain, vals[1]}
+		if what != nil {
+			key.what = what(vals[1])
+		}
+		seen[key] = true
+		f, ok := recorded[key]
+		if !ok {
+			rep.Problems = append(rep.Problems, canary.Problem{Chain: chain, Object: key.what, Kind: "unrecorded row",
+				Detail: fmt.Sprintf("%s is in no entry of its investigation's chain", key.what)})
+			continue
+		}
+		var diff []string
+		for i, name := range names {
+			if want, ok := f.fields[name]; ok && want != vals[2+i] {
+				diff = append(diff, fmt.Sprintf("%s is %q in the database, %q in the entry", name, vals[2+i], want))
+			}
+		}
+		if len(diff) > 0 {
+			rep.Problems = append(rep.Problems, canary.Problem{Chain: chain, Seq: f.entry.Seq, Object: key.what, Kind: "changed row",
+				Detail: fmt.Sprintf("%s differs from its %q entry: %s", key.what, f.entry.Action, strings.Join(diff, "; "))})
+		}
+	}
+	return rows.Err()
+}
