@@ -49,6 +49,14 @@ type matchKey struct {
 type contactEntries struct {
 	received map[int64][]receivedEntry
 	matches  map[matchKey]matchEntry
+	marks    map[int64]map[string][]markEntry // by contact, then chain, in order
+}
+
+// markEntry is a "contact marked" entry: a person's judgement, which can
+// take a contact out of the evidence ("ignore") or make it first-party.
+type markEntry struct {
+	at        canary.AuditEntry
+	Mark, Why string
 }
 
 type receivedEntry struct {
@@ -66,7 +74,7 @@ type matchEntry struct {
 // detail cannot be read is itself a problem: it was hashed as written, so
 // only a bug or a forger could have made it so.
 func readContactEntries(chains map[string][]canary.AuditEntry, rep *canary.VerifyReport) contactEntries {
-	ce := contactEntries{received: map[int64][]receivedEntry{}, matches: map[matchKey]matchEntry{}}
+	ce := contactEntries{received: map[int64][]receivedEntry{}, matches: map[matchKey]matchEntry{}, marks: map[int64]map[string][]markEntry{}}
 	bad := func(e canary.AuditEntry, err error) {
 		rep.Problems = append(rep.Problems, canary.Problem{Chain: e.Chain, Seq: e.Seq, Object: e.Subject, Kind: "unreadable entry",
 			Detail: fmt.Sprintf("%q entry for %s: %v", e.Action, e.Subject, err)})
@@ -94,6 +102,17 @@ func readContactEntries(chains map[string][]canary.AuditEntry, rep *canary.Verif
 					continue
 				}
 				ms = d.Matches
+			case "contact marked":
+				m := markEntry{at: e}
+				if err := json.Unmarshal([]byte(e.Detail), &m); err != nil {
+					bad(e, err)
+					continue
+				}
+				if ce.marks[id] == nil {
+					ce.marks[id] = map[string][]markEntry{}
+				}
+				ce.marks[id][e.Chain] = append(ce.marks[id][e.Chain], m)
+				continue
 			case "match made":
 				var m recordedMatch
 				if err := json.Unmarshal([]byte(e.Detail), &m); err != nil {
@@ -177,7 +196,69 @@ func (d *DB) verifyContacts(ctx context.Context, chains map[string][]canary.Audi
 				Detail: fmt.Sprintf("%s was recorded but is no longer in the database", contactName(id))})
 		}
 	}
+	if err := d.verifyMarks(ctx, ce, rep); err != nil {
+		return err
+	}
 	return d.verifyMatches(ctx, chains, ce, rep)
+}
+
+// verifyMarks compares each contact's marks, in order, with the "contact
+// marked" entries of every verified chain that recorded the contact.
+func (d *DB) verifyMarks(ctx context.Context, ce contactEntries, rep *canary.VerifyReport) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT contact_id, mark, why FROM marks ORDER BY contact_id, id`)
+	if err != nil {
+		return fmt.Errorf("read marks to verify: %w", err)
+	}
+	stored := map[int64][]string{}
+	for rows.Next() {
+		var id int64
+		var mark, why string
+		if err := rows.Scan(&id, &mark, &why); err != nil {
+			rows.Close()
+			return fmt.Errorf("read marks to verify: %w", err)
+		}
+		stored[id] = append(stored[id], markText(mark, why))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read marks to verify: %w", err)
+	}
+	ids := make([]int64, 0, len(ce.received))
+	for id := range ce.received {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		for _, r := range ce.received[id] {
+			chain := r.at.Chain
+			var recorded []string
+			for _, m := range ce.marks[id][chain] {
+				recorded = append(recorded, markText(m.Mark, m.Why))
+			}
+			have := stored[id]
+			rep.Rows += len(have)
+			if slices.Equal(have, recorded) {
+				continue
+			}
+			kind := "changed row"
+			switch {
+			case len(have) > len(recorded):
+				kind = "unrecorded row"
+			case len(have) < len(recorded):
+				kind = "missing row"
+			}
+			rep.Problems = append(rep.Problems, canary.Problem{Chain: chain, Seq: r.at.Seq, Object: contactName(id), Kind: kind,
+				Detail: fmt.Sprintf("%s's marks are %s in the database, %s in the chain", contactName(id), listText(have), listText(recorded))})
+		}
+	}
+	return nil
+}
+
+func markText(mark, why string) string {
+	if why == "" {
+		return mark
+	}
+	return mark + " (" + why + ")"
 }
 
 // verifyMatches compares the match rows of the verified chains'

@@ -49,6 +49,23 @@ func TestVerifyComparesRowsWithChain(t *testing.T) {
 			mustExec(t, raw, `INSERT INTO contacts (channel, received_at, source, raw_sha256, stored_at)
 				VALUES ('sms', '2026-10-05T00:00:00.000000000Z', 'forged', ?, '2026-10-05T00:00:00.000000000Z')`, f.rawSHA)
 		}, "unrecorded row", "no \"contact received\" entry", ""},
+		{"mark slipped in", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			mustExec(t, raw, `INSERT INTO marks (contact_id, mark, why, marked_at) VALUES (?, 'ignore', '', '2026-10-05T00:00:00.000000000Z')`, f.contact)
+		}, "unrecorded row", `["ignore"] in the database, [] in the chain`, chain},
+		{"mark changed", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			if err := f.db.MarkContact(t.Context(), f.contact, "scam", "quotes the order"); err != nil {
+				t.Fatal(err)
+			}
+			dropTrigger(t, raw, "marks_no_update")
+			mustExec(t, raw, `UPDATE marks SET mark = 'first-party' WHERE contact_id = ?`, f.contact)
+		}, "changed row", "first-party (quotes the order)", chain},
+		{"mark deleted", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			if err := f.db.MarkContact(t.Context(), f.contact, "scam", ""); err != nil {
+				t.Fatal(err)
+			}
+			dropTrigger(t, raw, "marks_no_delete")
+			mustExec(t, raw, `DELETE FROM marks WHERE contact_id = ?`, f.contact)
+		}, "missing row", `[] in the database, ["scam"] in the chain`, chain},
 		{"match made partial", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
 			dropTrigger(t, raw, "matches_no_update")
 			mustExec(t, raw, `UPDATE matches SET partial = 1 WHERE contact_id = ?`, f.contact)
