@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,19 +33,6 @@ type recordedContact struct {
 	Unissued             json.RawMessage `json:"unissued"`
 }
 
-// recordedMatch is one match of a "matches made" entry, or the whole
-// detail of a "match made" entry (one per match, before November 2026).
-type recordedMatch struct {
-	How     string `json:"how"`
-	Partial bool   `json:"partial"`
-	Token   int64  `json:"token"`
-}
-
-type matchKey struct {
-	contact, token int64
-	how            string
-}
-
 // contactEntries is what the verified chains say of contacts.
 type contactEntries struct {
 	received map[int64][]receivedEntry
@@ -52,22 +40,9 @@ type contactEntries struct {
 	marks    map[int64]map[string][]markEntry // by contact, then chain, in order
 }
 
-// markEntry is a "contact marked" entry: a person's judgement, which can
-// take a contact out of the evidence ("ignore") or make it first-party.
-type markEntry struct {
-	at        canary.AuditEntry
-	Mark, Why string
-}
-
 type receivedEntry struct {
 	at     canary.AuditEntry
 	detail recordedContact
-}
-
-type matchEntry struct {
-	at      canary.AuditEntry
-	partial bool
-	seen    bool
 }
 
 // readContactEntries gathers the contact entries of chains. An entry whose
@@ -79,8 +54,8 @@ func readContactEntries(chains map[string][]canary.AuditEntry, rep *canary.Verif
 		rep.Problems = append(rep.Problems, canary.Problem{Chain: e.Chain, Seq: e.Seq, Object: e.Subject, Kind: "unreadable entry",
 			Detail: fmt.Sprintf("%q entry for %s: %v", e.Action, e.Subject, err)})
 	}
-	for _, entries := range chains {
-		for _, e := range entries {
+	for _, chain := range slices.Sorted(maps.Keys(chains)) { // problems in a stable order
+		for _, e := range chains[chain] {
 			id, ok := contactSubject(e.Subject)
 			if !ok {
 				continue
@@ -200,123 +175,6 @@ func (d *DB) verifyContacts(ctx context.Context, chains map[string][]canary.Audi
 		return err
 	}
 	return d.verifyMatches(ctx, chains, ce, rep)
-}
-
-// verifyMarks compares each contact's marks, in order, with the "contact
-// marked" entries of every verified chain that recorded the contact.
-func (d *DB) verifyMarks(ctx context.Context, ce contactEntries, rep *canary.VerifyReport) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT contact_id, mark, why FROM marks ORDER BY contact_id, id`)
-	if err != nil {
-		return fmt.Errorf("read marks to verify: %w", err)
-	}
-	stored := map[int64][]string{}
-	for rows.Next() {
-		var id int64
-		var mark, why string
-		if err := rows.Scan(&id, &mark, &why); err != nil {
-			rows.Close()
-			return fmt.Errorf("read marks to verify: %w", err)
-		}
-		stored[id] = append(stored[id], markText(mark, why))
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read marks to verify: %w", err)
-	}
-	ids := make([]int64, 0, len(ce.received))
-	for id := range ce.received {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		for _, r := range ce.received[id] {
-			chain := r.at.Chain
-			var recorded []string
-			for _, m := range ce.marks[id][chain] {
-				recorded = append(recorded, markText(m.Mark, m.Why))
-			}
-			have := stored[id]
-			rep.Rows += len(have)
-			if slices.Equal(have, recorded) {
-				continue
-			}
-			kind := "changed row"
-			switch {
-			case len(have) > len(recorded):
-				kind = "unrecorded row"
-			case len(have) < len(recorded):
-				kind = "missing row"
-			}
-			rep.Problems = append(rep.Problems, canary.Problem{Chain: chain, Seq: r.at.Seq, Object: contactName(id), Kind: kind,
-				Detail: fmt.Sprintf("%s's marks are %s in the database, %s in the chain", contactName(id), listText(have), listText(recorded))})
-		}
-	}
-	return nil
-}
-
-func markText(mark, why string) string {
-	if why == "" {
-		return mark
-	}
-	return mark + " (" + why + ")"
-}
-
-// verifyMatches compares the match rows of the verified chains'
-// investigations with the entries that recorded them. (A match's excerpt
-// is not in its entry, so only its token, how and partial are checked.)
-func (d *DB) verifyMatches(ctx context.Context, chains map[string][]canary.AuditEntry, ce contactEntries, rep *canary.VerifyReport) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT m.contact_id, m.token_id, m.how, m.partial, i.name
-		FROM matches m JOIN tokens t ON t.id = m.token_id JOIN investigations i ON i.id = t.investigation_id
-		ORDER BY m.contact_id, m.token_id, m.how`)
-	if err != nil {
-		return fmt.Errorf("read matches to verify: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k matchKey
-		var partial bool
-		var inv string
-		if err := rows.Scan(&k.contact, &k.token, &k.how, &partial, &inv); err != nil {
-			return fmt.Errorf("read matches to verify: %w", err)
-		}
-		if _, ok := chains[canary.InvestigationChain(inv)]; !ok {
-			continue
-		}
-		rep.Rows++
-		what := fmt.Sprintf("%s's match of token %d (%s)", contactName(k.contact), k.token, k.how)
-		e, ok := ce.matches[k]
-		switch {
-		case !ok:
-			rep.Problems = append(rep.Problems, canary.Problem{Chain: canary.InvestigationChain(inv), Object: contactName(k.contact), Kind: "unrecorded row",
-				Detail: what + " is in no entry of its investigation's chain"})
-		case e.partial != partial:
-			rep.Problems = append(rep.Problems, canary.Problem{Chain: e.at.Chain, Seq: e.at.Seq, Object: contactName(k.contact), Kind: "changed row",
-				Detail: fmt.Sprintf("%s is partial=%t in the database, %t in its entry", what, partial, e.partial)})
-		}
-		e.seen = true
-		ce.matches[k] = e
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read matches to verify: %w", err)
-	}
-	var gone []matchKey
-	for k, e := range ce.matches {
-		if !e.seen {
-			gone = append(gone, k)
-		}
-	}
-	slices.SortFunc(gone, func(a, b matchKey) int {
-		if a.contact != b.contact {
-			return int(a.contact - b.contact)
-		}
-		return int(a.token - b.token)
-	})
-	for _, k := range gone {
-		e := ce.matches[k]
-		rep.Problems = append(rep.Problems, canary.Problem{Chain: e.at.Chain, Seq: e.at.Seq, Object: contactName(k.contact), Kind: "missing row",
-			Detail: fmt.Sprintf("%s's match of token %d (%s) was recorded but is no longer in the database", contactName(k.contact), k.token, k.how)})
-	}
-	return nil
 }
 
 func contactName(id int64) string { return "contact " + strconv.FormatInt(id, 10) }

@@ -85,17 +85,17 @@ func (d *DB) verifySetup(ctx context.Context, chains map[string][]canary.AuditEn
 		what   func(id string) string
 		fields []string
 	}{
-		{`SELECT i.name, t.id, t.kind, t.field, t.value, t.match_key FROM tokens t JOIN investigations i ON i.id = t.investigation_id`,
+		{`SELECT i.name, t.id, t.kind, t.field, t.value, t.match_key FROM tokens t JOIN investigations i ON i.id = t.investigation_id ORDER BY t.id`,
 			func(id string) string { return "token " + id }, []string{"kind", "field", "value", "key"}},
 		{`SELECT i.name, 'token ' || e.token_id || ' shown to ' || p.name, e.field, e.quality, e.exposed_at
-			FROM exposures e JOIN parties p ON p.id = e.party_id JOIN tokens t ON t.id = e.token_id JOIN investigations i ON i.id = t.investigation_id`,
+			FROM exposures e JOIN parties p ON p.id = e.party_id JOIN tokens t ON t.id = e.token_id JOIN investigations i ON i.id = t.investigation_id ORDER BY e.token_id, p.name`,
 			nil, []string{"field", "quality", "exposed_at"}},
 		{`SELECT i.name, 'order ' || o.ref || ' placed', o.placed_at, coalesce(o.placed_text, '')
-			FROM orders o JOIN investigations i ON i.id = o.investigation_id WHERE o.placed_at IS NOT NULL`,
+			FROM orders o JOIN investigations i ON i.id = o.investigation_id WHERE o.placed_at IS NOT NULL ORDER BY o.id`,
 			nil, []string{"placed_at", "as_written"}},
 		{`SELECT i.name, 'order ' || o.ref || ' shipped', coalesce(c.name, ''), coalesce(ou.name, ''), o.shipped_at
 			FROM orders o JOIN investigations i ON i.id = o.investigation_id
-			LEFT JOIN parties c ON c.id = o.courier_id LEFT JOIN parties ou ON ou.id = o.outlet_id WHERE o.shipped_at IS NOT NULL`,
+			LEFT JOIN parties c ON c.id = o.courier_id LEFT JOIN parties ou ON ou.id = o.outlet_id WHERE o.shipped_at IS NOT NULL ORDER BY o.id`,
 			nil, []string{"courier", "outlet", "shipped_at"}},
 	}
 	seen := map[setupKey]bool{}

@@ -1,0 +1,75 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/leaktrace/leaktrace/canary"
+)
+
+// markEntry is a "contact marked" entry: a person's judgement, which can
+// take a contact out of the evidence ("ignore") or make it first-party.
+type markEntry struct {
+	at        canary.AuditEntry
+	Mark, Why string
+}
+
+// verifyMarks compares each contact's marks, in order, with the "contact
+// marked" entries of every verified chain that recorded the contact.
+func (d *DB) verifyMarks(ctx context.Context, ce contactEntries, rep *canary.VerifyReport) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT contact_id, mark, why FROM marks ORDER BY contact_id, id`)
+	if err != nil {
+		return fmt.Errorf("read marks to verify: %w", err)
+	}
+	stored := map[int64][]string{}
+	for rows.Next() {
+		var id int64
+		var mark, why string
+		if err := rows.Scan(&id, &mark, &why); err != nil {
+			rows.Close()
+			return fmt.Errorf("read marks to verify: %w", err)
+		}
+		stored[id] = append(stored[id], markText(mark, why))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read marks to verify: %w", err)
+	}
+	ids := make([]int64, 0, len(ce.received))
+	for id := range ce.received {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		for _, r := range ce.received[id] {
+			chain := r.at.Chain
+			var recorded []string
+			for _, m := range ce.marks[id][chain] {
+				recorded = append(recorded, markText(m.Mark, m.Why))
+			}
+			have := stored[id]
+			rep.Rows += len(have)
+			if slices.Equal(have, recorded) {
+				continue
+			}
+			kind := "changed row"
+			switch {
+			case len(have) > len(recorded):
+				kind = "unrecorded row"
+			case len(have) < len(recorded):
+				kind = "missing row"
+			}
+			rep.Problems = append(rep.Problems, canary.Problem{Chain: chain, Seq: r.at.Seq, Object: contactName(id), Kind: kind,
+				Detail: fmt.Sprintf("%s's marks are %s in the database, %s in the chain", contactName(id), listText(have), listText(recorded))})
+		}
+	}
+	return nil
+}
+
+func markText(mark, why string) string {
+	if why == "" {
+		return mark
+	}
+	return mark + " (" + why + ")"
+}
