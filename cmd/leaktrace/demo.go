@@ -69,7 +69,8 @@ func demoCommand(e *env) *cli.Command {
 				return err
 			}
 			d.section("5. Is the evidence intact?")
-			fmt.Fprintf(e.stdout, "leaktrace verify: %d audit chains, %d entries, %d raw objects re-hashed: ", vr.Chains, vr.Entries, vr.Objects)
+			fmt.Fprintf(e.stdout, "leaktrace verify: %d audit chains, %d entries, %d raw objects re-hashed, %d rows read back against their entries: ",
+				vr.Chains, vr.Entries, vr.Objects, vr.Rows)
 			if vr.OK {
 				fmt.Fprintln(e.stdout, "all intact.")
 			} else {
