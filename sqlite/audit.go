@@ -57,7 +57,11 @@ func (tx *Tx) auditJSON(ctx context.Context, chain, action, subject, detail stri
 
 // AuditLog returns a chain's entries in order.
 func (d *DB) AuditLog(ctx context.Context, chain string) ([]canary.AuditEntry, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT chain, seq, at, action, subject, detail, prev_hash, hash
+	return auditLog(ctx, d.db, chain)
+}
+
+func auditLog(ctx context.Context, q querier, chain string) ([]canary.AuditEntry, error) {
+	rows, err := q.QueryContext(ctx, `SELECT chain, seq, at, action, subject, detail, prev_hash, hash
 		FROM audit_log WHERE chain = ? ORDER BY seq`, chain)
 	if err != nil {
 		return nil, fmt.Errorf("read audit log: %w", err)
@@ -79,19 +83,41 @@ func (d *DB) AuditLog(ctx context.Context, chain string) ([]canary.AuditEntry, e
 // Verify re-checks every link of the audit chains (all of them, or the
 // shared chain and one investigation's) and re-hashes every raw object.
 func (d *DB) Verify(ctx context.Context, investigation string) (*canary.VerifyReport, error) {
+	if investigation != "" {
+		if _, err := d.Investigation(ctx, investigation); err != nil {
+			return nil, err
+		}
+	}
+	// Everything is read from one snapshot: a contact that serve commits
+	// while verify runs must be seen with its entries or not at all.
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("begin reading for verify: %w", err)
+	}
+	defer tx.Rollback()
+	return verifier{tx}.verify(ctx, investigation)
+}
+
+// verifier reads the whole store from one read transaction.
+type verifier struct{ tx snapshot }
+
+type snapshot interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (v verifier) verify(ctx context.Context, investigation string) (*canary.VerifyReport, error) {
 	rep := &canary.VerifyReport{Problems: []canary.Problem{}}
 	chains := []string{canary.SharedChain, canary.InvestigationChain(investigation)}
 	if investigation == "" {
 		var err error
-		if chains, err = d.chains(ctx); err != nil {
+		if chains, err = v.chains(ctx); err != nil {
 			return nil, err
 		}
-	} else if _, err := d.Investigation(ctx, investigation); err != nil {
-		return nil, err
 	}
 	read := map[string][]canary.AuditEntry{}
 	for _, chain := range chains {
-		entries, err := d.AuditLog(ctx, chain)
+		entries, err := auditLog(ctx, v.tx, chain)
 		if err != nil {
 			return nil, err
 		}
@@ -109,13 +135,13 @@ func (d *DB) Verify(ctx context.Context, investigation string) (*canary.VerifyRe
 		// relied on.
 		read[chain] = entries
 	}
-	if err := d.verifyObjects(ctx, rep); err != nil {
+	if err := v.verifyObjects(ctx, rep); err != nil {
 		return nil, err
 	}
-	if err := d.verifyContacts(ctx, read, investigation == "" && len(read) == len(chains), rep); err != nil {
+	if err := v.verifyContacts(ctx, read, investigation == "" && len(read) == len(chains), rep); err != nil {
 		return nil, err
 	}
-	if err := d.verifySetup(ctx, read, rep); err != nil {
+	if err := v.verifySetup(ctx, read, rep); err != nil {
 		return nil, err
 	}
 	rep.OK = true
@@ -148,8 +174,8 @@ func verifyChain(chain string, entries []canary.AuditEntry) *canary.Problem {
 	return nil
 }
 
-func (d *DB) chains(ctx context.Context) ([]string, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT chain FROM audit_log ORDER BY chain`)
+func (v verifier) chains(ctx context.Context) ([]string, error) {
+	rows, err := v.tx.QueryContext(ctx, `SELECT DISTINCT chain FROM audit_log ORDER BY chain`)
 	if err != nil {
 		return nil, fmt.Errorf("list chains: %w", err)
 	}
@@ -167,8 +193,8 @@ func (d *DB) chains(ctx context.Context) ([]string, error) {
 
 // verifyObjects re-hashes raw objects one at a time, so memory stays at the
 // size of the largest object rather than the whole store.
-func (d *DB) verifyObjects(ctx context.Context, rep *canary.VerifyReport) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT sha256 FROM raw_objects ORDER BY sha256`)
+func (v verifier) verifyObjects(ctx context.Context, rep *canary.VerifyReport) error {
+	rows, err := v.tx.QueryContext(ctx, `SELECT sha256 FROM raw_objects ORDER BY sha256`)
 	if err != nil {
 		return fmt.Errorf("list raw objects: %w", err)
 	}
@@ -186,7 +212,7 @@ func (d *DB) verifyObjects(ctx context.Context, rep *canary.VerifyReport) error 
 		var b []byte
 		var size int64
 		var purged sql.NullString
-		if err := d.db.QueryRowContext(ctx, `SELECT bytes, size, purged_at FROM raw_objects WHERE sha256 = ?`, name).Scan(&b, &size, &purged); err != nil {
+		if err := v.tx.QueryRowContext(ctx, `SELECT bytes, size, purged_at FROM raw_objects WHERE sha256 = ?`, name).Scan(&b, &size, &purged); err != nil {
 			return fmt.Errorf("read raw object %s: %w", name, err)
 		}
 		rep.Objects++
@@ -201,7 +227,7 @@ func (d *DB) verifyObjects(ctx context.Context, rep *canary.VerifyReport) error 
 		}
 	}
 	// Contacts and order attachments both point at raw objects.
-	missing, err := d.db.QueryContext(ctx, `SELECT 'contact ' || c.id, c.raw_sha256 FROM contacts c
+	missing, err := v.tx.QueryContext(ctx, `SELECT 'contact ' || c.id, c.raw_sha256 FROM contacts c
 		LEFT JOIN raw_objects r ON r.sha256 = c.raw_sha256 WHERE r.sha256 IS NULL
 		UNION ALL
 		SELECT 'order ' || o.ref || ' attachment ' || x.file_name, x.raw_sha256 FROM order_attachments x

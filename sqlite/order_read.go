@@ -48,6 +48,7 @@ func (tx *Tx) orderRow(ctx context.Context, investigation, ref string) (*canary.
 	return inv, r, nil
 }
 
+// querier is the database or a transaction on it.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }

@@ -17,8 +17,8 @@ type markEntry struct {
 
 // verifyMarks compares each contact's marks, in order, with the "contact
 // marked" entries of every verified chain that recorded the contact.
-func (d *DB) verifyMarks(ctx context.Context, ce contactEntries, rep *canary.VerifyReport) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT contact_id, mark, why FROM marks ORDER BY contact_id, id`)
+func (v verifier) verifyMarks(ctx context.Context, ce contactEntries, rep *canary.VerifyReport) error {
+	rows, err := v.tx.QueryContext(ctx, `SELECT contact_id, mark, why FROM marks ORDER BY contact_id, id`)
 	if err != nil {
 		return fmt.Errorf("read marks to verify: %w", err)
 	}
@@ -30,7 +30,7 @@ func (d *DB) verifyMarks(ctx context.Context, ce contactEntries, rep *canary.Ver
 			rows.Close()
 			return fmt.Errorf("read marks to verify: %w", err)
 		}
-		stored[id] = append(stored[id], markText(mark, why))
+		stored[id] = append(stored[id], markText(asEncoded(mark), asEncoded(why)))
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

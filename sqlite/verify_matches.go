@@ -31,8 +31,8 @@ type matchEntry struct {
 // verifyMatches compares the match rows of the verified chains'
 // investigations with the entries that recorded them. (A match's excerpt
 // is not in its entry, so only its token, how and partial are checked.)
-func (d *DB) verifyMatches(ctx context.Context, chains map[string][]canary.AuditEntry, ce contactEntries, rep *canary.VerifyReport) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT m.contact_id, m.token_id, m.how, m.partial, i.name
+func (v verifier) verifyMatches(ctx context.Context, chains map[string][]canary.AuditEntry, ce contactEntries, rep *canary.VerifyReport) error {
+	rows, err := v.tx.QueryContext(ctx, `SELECT m.contact_id, m.token_id, m.how, m.partial, i.name
 		FROM matches m JOIN tokens t ON t.id = m.token_id JOIN investigations i ON i.id = t.investigation_id
 		ORDER BY m.contact_id, m.token_id, m.how`)
 	if err != nil {
@@ -49,6 +49,7 @@ func (d *DB) verifyMatches(ctx context.Context, chains map[string][]canary.Audit
 		if _, ok := chains[canary.InvestigationChain(inv)]; !ok {
 			continue
 		}
+		k.how = asEncoded(k.how)
 		rep.Rows++
 		what := fmt.Sprintf("%s's match of token %d (%s)", contactName(k.contact), k.token, k.how)
 		e, ok := ce.matches[k]

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/leaktrace/leaktrace/canary"
 )
@@ -119,9 +120,9 @@ func contactSubject(s string) (int64, bool) {
 // chains. everyChain says chains are all there are: only then is a row
 // with no entry at all a problem, since a partial verify does not read
 // the chains of other investigations.
-func (d *DB) verifyContacts(ctx context.Context, chains map[string][]canary.AuditEntry, everyChain bool, rep *canary.VerifyReport) error {
+func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary.AuditEntry, everyChain bool, rep *canary.VerifyReport) error {
 	ce := readContactEntries(chains, rep)
-	rows, err := d.db.QueryContext(ctx, `SELECT c.id, c.channel, c.received_at, c.received_text, c.source, c.raw_sha256,
+	rows, err := v.tx.QueryContext(ctx, `SELECT c.id, c.channel, c.received_at, c.received_text, c.source, c.raw_sha256,
 		c.unissued_json, c.auth_json, c.auth_domains_json, coalesce(r.size, -1)
 		FROM contacts c LEFT JOIN raw_objects r ON r.sha256 = c.raw_sha256 ORDER BY c.id`)
 	if err != nil {
@@ -147,8 +148,8 @@ func (d *DB) verifyContacts(ctx context.Context, chains map[string][]canary.Audi
 		}
 		rep.Rows++
 		receipt := sha256.Sum256([]byte(auth))
-		row := map[string]string{"channel": channel, "received_at": at, "as_written": asWritten, "source": source,
-			"raw_sha256": sha, "receipt_sha256": hex.EncodeToString(receipt[:]),
+		row := map[string]string{"channel": asEncoded(channel), "received_at": asEncoded(at), "as_written": asEncoded(asWritten),
+			"source": asEncoded(source), "raw_sha256": asEncoded(sha), "receipt_sha256": hex.EncodeToString(receipt[:]),
 			"unissued": normList(unissued), "authenticated_domains": normList(authDomains)}
 		if size >= 0 { // a missing raw object is reported as such
 			row["size"] = strconv.FormatInt(size, 10)
@@ -171,10 +172,10 @@ func (d *DB) verifyContacts(ctx context.Context, chains map[string][]canary.Audi
 				Detail: fmt.Sprintf("%s was recorded but is no longer in the database", contactName(id))})
 		}
 	}
-	if err := d.verifyMarks(ctx, ce, rep); err != nil {
+	if err := v.verifyMarks(ctx, ce, rep); err != nil {
 		return err
 	}
-	return d.verifyMatches(ctx, chains, ce, rep)
+	return v.verifyMatches(ctx, chains, ce, rep)
 }
 
 func contactName(id int64) string { return "contact " + strconv.FormatInt(id, 10) }
@@ -217,4 +218,24 @@ func normList(stored string) string {
 func listText(l []string) string {
 	b, _ := json.Marshal(append([]string{}, l...))
 	return string(b)
+}
+
+// asEncoded is s as encoding/json wrote it into an entry's detail: each
+// byte that is not UTF-8 became U+FFFD, while the row kept the byte (a
+// Latin-1 file name, a typed "Crème"). Both sides are compared so.
+func asEncoded(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }

@@ -1,12 +1,14 @@
 package sqlite_test
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/leaktrace/leaktrace/canary"
+	"github.com/leaktrace/leaktrace/sqlite"
 )
 
 // A row changed behind the chain's back is found, though every link and
@@ -211,5 +213,68 @@ func TestVerifyComparesSetupWithChain(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Text that is not UTF-8 (a Latin-1 file name, a typed "Crème") is kept
+// as bytes in the rows and as U+FFFD in the entries' JSON: a genuine
+// database with such text verifies clean.
+func TestVerifyNotUTF8(t *testing.T) {
+	ctx := t.Context()
+	f := newEvidenceFixture(t)
+	if err := f.db.AddParty(ctx, &canary.Party{Name: "Caf\xe9Ship", Kind: canary.KindCourier}); err != nil {
+		t.Fatal(err)
+	}
+	f.mustCreateOrder(t, sqlite.OrderSpec{Ref: "o-\xe9", Platform: "ShopA", Merchant: "Lens Pharmacy", Courier: "Caf\xe9Ship",
+		PlacedAt: f.clock.now, PlacedText: "l\xe0 7h", Facts: []sqlite.Fact{{canary.FactItem, "Cr\xe8me \xff\xfe"}}})
+	c := &canary.Contact{Channel: canary.ChannelEmail, ReceivedAt: f.clock.now, ReceivedText: "lun. 2 nov. 2026 \xe0 07:00",
+		Source: "eml:Commande confirm\xe9e.eml", From: "x@y.example", Unissued: []string{"a\xe9@canary.example"}}
+	id, _, err := f.db.RecordContact(ctx, c, []byte("not utf-8: \xe9"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.MarkContact(ctx, id, "scam", "caf\xe9 \xc3"); err != nil {
+		t.Fatal(err)
+	}
+	for _, inv := range []string{"", invName} {
+		if rep := mustVerify(t, f.db, inv); !rep.OK {
+			t.Fatalf("Verify(%q) of a genuine database: %+v", inv, rep.Problems)
+		}
+	}
+}
+
+// verify reads one snapshot: contacts committed while it runs are seen
+// with their entries, or not at all, never as rows without entries.
+func TestVerifyWhileWriting(t *testing.T) {
+	f := newEvidenceFixture(t)
+	writer, err := sqlite.Open(t.Context(), f.db.Path(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	email := token(t, f.order, canary.FieldChatEmail)
+	done := make(chan error, 1)
+	go func() {
+		for i := range 60 {
+			c := mailContact(email)
+			if _, _, err := writer.RecordContact(context.Background(), c, fmt.Appendf(nil, "%s %d", rawMail(email.Value), i)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			running = false
+		default:
+		}
+		if rep := mustVerify(t, f.db, ""); !rep.OK {
+			t.Fatalf("Verify while contacts are recorded: %+v", rep.Problems)
+		}
 	}
 }

@@ -61,10 +61,10 @@ func setupEntry(e canary.AuditEntry) (key setupKey, fields map[string]string, ok
 	case "order shipped":
 		what = e.Subject + " shipped"
 	}
-	return setupKey{e.Chain, what}, fields, true, nil
+	return setupKey{e.Chain, asEncoded(what)}, fields, true, nil
 }
 
-func (d *DB) verifySetup(ctx context.Context, chains map[string][]canary.AuditEntry, rep *canary.VerifyReport) error {
+func (v verifier) verifySetup(ctx context.Context, chains map[string][]canary.AuditEntry, rep *canary.VerifyReport) error {
 	recorded := map[setupKey]setupFact{}
 	for _, entries := range chains {
 		for _, e := range entries {
@@ -100,7 +100,7 @@ func (d *DB) verifySetup(ctx context.Context, chains map[string][]canary.AuditEn
 	}
 	seen := map[setupKey]bool{}
 	for _, q := range queries {
-		if err := d.compareSetupRows(ctx, q.sql, q.what, q.fields, chains, recorded, seen, rep); err != nil {
+		if err := v.compareSetupRows(ctx, q.sql, q.what, q.fields, chains, recorded, seen, rep); err != nil {
 			return err
 		}
 	}
@@ -121,9 +121,9 @@ func (d *DB) verifySetup(ctx context.Context, chains map[string][]canary.AuditEn
 	return nil
 }
 
-func (d *DB) compareSetupRows(ctx context.Context, query string, what func(string) string, names []string,
+func (v verifier) compareSetupRows(ctx context.Context, query string, what func(string) string, names []string,
 	chains map[string][]canary.AuditEntry, recorded map[setupKey]setupFact, seen map[setupKey]bool, rep *canary.VerifyReport) error {
-	rows, err := d.db.QueryContext(ctx, query)
+	rows, err := v.tx.QueryContext(ctx, query)
 	if err != nil {
 		return fmt.Errorf("read set-up rows to verify: %w", err)
 	}
@@ -146,6 +146,7 @@ func (d *DB) compareSetupRows(ctx context.Context, query string, what func(strin
 		if what != nil {
 			key.what = what(vals[1])
 		}
+		key.what = asEncoded(key.what)
 		seen[key] = true
 		f, ok := recorded[key]
 		if !ok {
@@ -155,7 +156,7 @@ func (d *DB) compareSetupRows(ctx context.Context, query string, what func(strin
 		}
 		var diff []string
 		for i, name := range names {
-			if want, ok := f.fields[name]; ok && want != vals[2+i] {
+			if want, ok := f.fields[name]; ok && want != asEncoded(vals[2+i]) {
 				diff = append(diff, fmt.Sprintf("%s is %q in the database, %q in the entry", name, vals[2+i], want))
 			}
 		}
