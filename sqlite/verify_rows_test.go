@@ -192,6 +192,23 @@ func TestVerifyComparesSetupWithChain(t *testing.T) {
 			dropTrigger(t, raw, "orders_stages_stay")
 			mustExec(t, raw, `UPDATE orders SET placed_at = '2026-12-31T00:00:00.000000000Z' WHERE ref = 'o-1'`)
 		}, "changed row", "placed_at"},
+		{"token moved to another order", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			o2, _ := f.mustCreateOrder(t, sqlite.OrderSpec{Ref: "o-2", Platform: "ShopA", Merchant: "Lens Pharmacy"})
+			dropTrigger(t, raw, "tokens_no_update")
+			mustExec(t, raw, `UPDATE tokens SET order_id = ? WHERE id = ?`, o2.ID, token(t, f.order, canary.FieldShippingName).ID)
+		}, "changed row", `owner is "order o-2" in the database, "order o-1" in the entry`},
+		{"order's merchant changed", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "orders_stages_stay")
+			mustExec(t, raw, `UPDATE orders SET merchant_id = (SELECT id FROM parties WHERE name = 'Beauty Corner') WHERE ref = 'o-1'`)
+		}, "changed row", "merchant"},
+		{"abandoned order revived", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			f.mustCreateOrder(t, sqlite.OrderSpec{Ref: "o-3", Platform: "ShopA", Merchant: "Lens Pharmacy"})
+			if _, err := f.db.AbandonOrder(t.Context(), invName, "o-3"); err != nil {
+				t.Fatal(err)
+			}
+			dropTrigger(t, raw, "orders_stages_stay")
+			mustExec(t, raw, `UPDATE orders SET abandoned_at = NULL WHERE ref = 'o-3'`)
+		}, "missing row", "order o-3 abandoned"},
 		{"order shipped by another courier", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
 			dropTrigger(t, raw, "orders_stages_stay")
 			mustExec(t, raw, `UPDATE orders SET courier_id = (SELECT id FROM parties WHERE name = 'SlowPost') WHERE ref = 'o-1'`)
@@ -222,7 +239,11 @@ func TestVerifyComparesSetupWithChain(t *testing.T) {
 func TestVerifyNotUTF8(t *testing.T) {
 	ctx := t.Context()
 	f := newEvidenceFixture(t)
-	if err := f.db.AddParty(ctx, &canary.Party{Name: "Caf\xe9Ship", Kind: canary.KindCourier}); err != nil {
+	if err := f.db.AddParty(ctx, &canary.Party{Name: "Caf\xe9Ship", Kind: canary.KindCourier, Senders: []string{"CAF\xc9"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.AddParty(ctx, &canary.Party{Name: "Caf\xe9 Hub", Kind: canary.KindCourier, Parent: "caf\xe9ship",
+		Domains: []string{"Hub.Example.", "b.example"}, Senders: []string{"+84 912 000 111", "HUB"}}); err != nil {
 		t.Fatal(err)
 	}
 	f.mustCreateOrder(t, sqlite.OrderSpec{Ref: "o-\xe9", Platform: "ShopA", Merchant: "Lens Pharmacy", Courier: "Caf\xe9Ship",
@@ -276,5 +297,34 @@ func TestVerifyWhileWriting(t *testing.T) {
 		if rep := mustVerify(t, f.db, ""); !rep.OK {
 			t.Fatalf("Verify while contacts are recorded: %+v", rep.Problems)
 		}
+	}
+}
+
+// Parties are read back against the shared chain: their kind and sender
+// identities decide which mail is first-party.
+func TestVerifyComparesPartiesWithChain(t *testing.T) {
+	for _, tc := range []struct {
+		name, sql, kind, says string
+	}{
+		{"kind changed", `UPDATE parties SET kind = 'merchant' WHERE name = 'FastExpress'`, "changed row", "kind"},
+		{"sender deleted", `DELETE FROM party_senders WHERE kind = 'sender' AND party_id = (SELECT id FROM parties WHERE name = 'FastExpress')`, "changed row", "senders"},
+		{"domain slipped in", `INSERT INTO party_senders (party_id, kind, value) VALUES ((SELECT id FROM parties WHERE name = 'ShopB'), 'domain', 'shopb.example')`, "changed row", "domains"},
+		{"party slipped in", `INSERT INTO parties (name, name_key, kind, added_at) VALUES ('Ghost', 'ghost', 'broker', '2026-10-01T00:00:00.000000000Z')`, "unrecorded row", "party Ghost"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newEvidenceFixture(t)
+			raw := rawDB(t, f.db)
+			for _, trig := range []string{"parties_no_delete"} {
+				dropTrigger(t, raw, trig)
+			}
+			mustExec(t, raw, tc.sql)
+			rep := mustVerify(t, f.db, "")
+			for _, p := range rep.Problems {
+				if p.Kind == tc.kind && p.Chain == canary.SharedChain && strings.Contains(p.Detail, tc.says) {
+					return
+				}
+			}
+			t.Fatalf("problems %+v, want a %s in the shared chain saying %q", rep.Problems, tc.kind, tc.says)
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/leaktrace/leaktrace/canary"
+	"github.com/leaktrace/leaktrace/norm"
 )
 
 // An investigation's set-up decides whom a contact can blame: which token
@@ -31,7 +32,9 @@ type setupKey struct{ chain, what string }
 func setupEntry(e canary.AuditEntry) (key setupKey, fields map[string]string, ok bool, err error) {
 	var what string
 	switch e.Action {
-	case "token issued", "exposure recorded", "order placed", "order shipped":
+	case "party added":
+		return partyEntry(e)
+	case "token issued", "exposure recorded", "order created", "order placed", "order shipped", "order abandoned":
 	default:
 		return key, nil, false, nil
 	}
@@ -53,15 +56,38 @@ func setupEntry(e canary.AuditEntry) (key setupKey, fields map[string]string, ok
 	case "token issued":
 		what = "token " + fields["token"]
 		delete(fields, "token")
+		fields["owner"] = asEncoded(e.Subject) // the order or account that carries it
 	case "exposure recorded":
 		what = e.Subject + " shown to " + fields["party"]
 		delete(fields, "party")
-	case "order placed":
-		what = e.Subject + " placed"
-	case "order shipped":
-		what = e.Subject + " shipped"
+	case "order created", "order placed", "order shipped", "order abandoned":
+		what = e.Subject + " " + strings.TrimPrefix(e.Action, "order ")
 	}
 	return setupKey{e.Chain, asEncoded(what)}, fields, true, nil
+}
+
+// partyEntry reads a "party added" entry: a party's kind and sender
+// identities decide which mail is first-party. Lists compare as sets and
+// the parent by its folded name, as it may have been typed.
+func partyEntry(e canary.AuditEntry) (setupKey, map[string]string, bool, error) {
+	var d struct {
+		Kind, Parent     string
+		Domains, Senders []string
+	}
+	if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
+		return setupKey{}, nil, false, err
+	}
+	return setupKey{e.Chain, asEncoded(e.Subject)}, map[string]string{"kind": d.Kind, "parent": norm.Fold(d.Parent),
+		"domains": sortedList(d.Domains), "senders": sortedList(d.Senders)}, true, nil
+}
+
+func sortedList(l []string) string {
+	l = slices.Clone(l)
+	for i := range l {
+		l[i] = asEncoded(l[i])
+	}
+	slices.Sort(l)
+	return strings.Join(l, "\n")
 }
 
 func (v verifier) verifySetup(ctx context.Context, chains map[string][]canary.AuditEntry, rep *canary.VerifyReport) error {
@@ -85,8 +111,25 @@ func (v verifier) verifySetup(ctx context.Context, chains map[string][]canary.Au
 		what   func(id string) string
 		fields []string
 	}{
-		{`SELECT i.name, t.id, t.kind, t.field, t.value, t.match_key FROM tokens t JOIN investigations i ON i.id = t.investigation_id ORDER BY t.id`,
-			func(id string) string { return "token " + id }, []string{"kind", "field", "value", "key"}},
+		{`SELECT i.name, t.id, t.kind, t.field, t.value, t.match_key,
+			CASE WHEN t.order_id IS NOT NULL THEN 'order ' || o.ref ELSE 'account ' || a.ref END
+			FROM tokens t JOIN investigations i ON i.id = t.investigation_id
+			LEFT JOIN orders o ON o.id = t.order_id LEFT JOIN accounts a ON a.id = t.account_id ORDER BY t.id`,
+			func(id string) string { return "token " + id }, []string{"kind", "field", "value", "key", "owner"}},
+		{`SELECT i.name, 'order ' || o.ref || ' created', a.ref, pl.name, coalesce(m.name, ''), o.payment
+			FROM orders o JOIN investigations i ON i.id = o.investigation_id JOIN accounts a ON a.id = o.account_id
+			JOIN parties pl ON pl.id = o.platform_id LEFT JOIN parties m ON m.id = o.merchant_id ORDER BY o.id`,
+			nil, []string{"account", "platform", "merchant", "payment"}},
+		{`SELECT i.name, 'order ' || o.ref || ' abandoned'
+			FROM orders o JOIN investigations i ON i.id = o.investigation_id WHERE o.abandoned_at IS NOT NULL ORDER BY o.id`,
+			nil, nil},
+		// Parties belong to the shared chain, named here by an empty
+		// investigation.
+		{`SELECT '', 'party ' || p.name, p.kind, coalesce(pp.name_key, ''),
+			coalesce((SELECT group_concat(value, char(10) ORDER BY value) FROM party_senders WHERE party_id = p.id AND kind = 'domain'), ''),
+			coalesce((SELECT group_concat(value, char(10) ORDER BY value) FROM party_senders WHERE party_id = p.id AND kind = 'sender'), '')
+			FROM parties p LEFT JOIN parties pp ON pp.id = p.parent_id ORDER BY p.id`,
+			nil, []string{"kind", "parent", "domains", "senders"}},
 		{`SELECT i.name, 'token ' || e.token_id || ' shown to ' || p.name, e.field, e.quality, e.exposed_at
 			FROM exposures e JOIN parties p ON p.id = e.party_id JOIN tokens t ON t.id = e.token_id JOIN investigations i ON i.id = t.investigation_id ORDER BY e.token_id, p.name`,
 			nil, []string{"field", "quality", "exposed_at"}},
@@ -137,7 +180,10 @@ func (v verifier) compareSetupRows(ctx context.Context, query string, what func(
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("read set-up rows to verify: %w", err)
 		}
-		chain := canary.InvestigationChain(vals[0])
+		chain := canary.SharedChain
+		if vals[0] != "" {
+			chain = canary.InvestigationChain(vals[0])
+		}
 		if _, ok := chains[chain]; !ok {
 			continue
 		}
