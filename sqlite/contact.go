@@ -92,7 +92,7 @@ type receivedDetail struct {
 	AuthenticatedDomains []string       `json:"authenticated_domains"`
 	Channel              canary.Channel `json:"channel"`
 	RawSHA256            string         `json:"raw_sha256"`
-	ReceiptSHA256        string         `json:"receipt_sha256"` // of auth_json: envelope, DKIM, SPF, ARC as received
+	ReceiptSHA256        string         `json:"receipt_sha256"` // see receiptHash
 	ReceivedAt           string         `json:"received_at"`
 	Size                 int            `json:"size"`
 	Source               string         `json:"source"`
@@ -107,9 +107,17 @@ type madeMatch struct {
 	Token   int64  `json:"token"`
 }
 
-func sha256Hex(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
+// receiptHash covers what a contact row holds beyond the fields its
+// "contact received" entry lists one by one: From, To, Subject, the
+// problems found reading it, and the receipt (envelope, DKIM, SPF, ARC and
+// the DNS answers), each as stored, written as its byte length, a colon
+// and the text, so that verify can tell any of them was changed.
+func receiptHash(from, to, subject, problems, auth string) string {
+	h := sha256.New()
+	for _, f := range []string{from, to, subject, problems, auth} {
+		fmt.Fprintf(h, "%d:%s\n", len(f), f)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func prepareContact(c *canary.Contact, raw []byte) (*preparedContact, error) {
@@ -117,7 +125,7 @@ func prepareContact(c *canary.Contact, raw []byte) (*preparedContact, error) {
 	p := &preparedContact{c: c, raw: raw, sha: hex.EncodeToString(sum[:]),
 		to: jsonText(c.To), unissued: jsonText(c.Unissued), problems: jsonText(c.Problems), authDomains: jsonText(c.AuthDomains)}
 	b, err := json.Marshal(receivedDetail{AsWritten: c.ReceivedText, AuthenticatedDomains: c.AuthDomains, Channel: c.Channel,
-		RawSHA256: p.sha, ReceiptSHA256: sha256Hex(c.Auth), ReceivedAt: fmtTime(c.ReceivedAt), Size: len(raw), Source: c.Source, Unissued: c.Unissued})
+		RawSHA256: p.sha, ReceiptSHA256: receiptHash(c.From, p.to, c.Subject, p.problems, c.Auth), ReceivedAt: fmtTime(c.ReceivedAt), Size: len(raw), Source: c.Source, Unissued: c.Unissued})
 	if err != nil {
 		return nil, fmt.Errorf("encode audit detail: %w", err)
 	}

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -123,7 +121,7 @@ func contactSubject(s string) (int64, bool) {
 func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary.AuditEntry, everyChain bool, rep *canary.VerifyReport) error {
 	ce := readContactEntries(chains, rep)
 	rows, err := v.tx.QueryContext(ctx, `SELECT c.id, c.channel, c.received_at, c.received_text, c.source, c.raw_sha256,
-		c.unissued_json, c.auth_json, c.auth_domains_json, coalesce(r.size, -1)
+		c.unissued_json, c.auth_json, c.auth_domains_json, coalesce(r.size, -1), c.from_text, c.to_json, c.subject, c.problems_json
 		FROM contacts c LEFT JOIN raw_objects r ON r.sha256 = c.raw_sha256 ORDER BY c.id`)
 	if err != nil {
 		return fmt.Errorf("read contacts to verify: %w", err)
@@ -131,8 +129,8 @@ func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary
 	seen := map[int64]bool{}
 	for rows.Next() {
 		var id, size int64
-		var channel, at, asWritten, source, sha, unissued, auth, authDomains string
-		if err := rows.Scan(&id, &channel, &at, &asWritten, &source, &sha, &unissued, &auth, &authDomains, &size); err != nil {
+		var channel, at, asWritten, source, sha, unissued, auth, authDomains, from, to, subject, problems string
+		if err := rows.Scan(&id, &channel, &at, &asWritten, &source, &sha, &unissued, &auth, &authDomains, &size, &from, &to, &subject, &problems); err != nil {
 			rows.Close()
 			return fmt.Errorf("read contacts to verify: %w", err)
 		}
@@ -147,9 +145,8 @@ func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary
 			continue
 		}
 		rep.Rows++
-		receipt := sha256.Sum256([]byte(auth))
 		row := map[string]string{"channel": asEncoded(channel), "received_at": asEncoded(at), "as_written": asEncoded(asWritten),
-			"source": asEncoded(source), "raw_sha256": asEncoded(sha), "receipt_sha256": hex.EncodeToString(receipt[:]),
+			"source": asEncoded(source), "raw_sha256": asEncoded(sha), "receipt_sha256": receiptHash(from, to, subject, problems, auth),
 			"unissued": normList(unissued), "authenticated_domains": normList(authDomains)}
 		if size >= 0 { // a missing raw object is reported as such
 			row["size"] = strconv.FormatInt(size, 10)

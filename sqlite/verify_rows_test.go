@@ -32,6 +32,10 @@ func TestVerifyComparesRowsWithChain(t *testing.T) {
 			dropTrigger(t, raw, "contacts_no_update")
 			mustExec(t, raw, `UPDATE contacts SET auth_json = '{"dkim":[{"domain":"shopa.example","result":"pass"}]}' WHERE id = ?`, f.contact)
 		}, "changed row", "receipt_sha256", chain},
+		{"sender and subject rewritten", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "contacts_no_update")
+			mustExec(t, raw, `UPDATE contacts SET from_text = 'orders@shopa.example', subject = 'Your order' WHERE id = ?`, f.contact)
+		}, "changed row", "receipt_sha256", chain},
 		{"contact pointed at other bytes", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
 			dropTrigger(t, raw, "contacts_no_update")
 			mustExec(t, raw, `UPDATE contacts SET raw_sha256 = ? WHERE id = ?`, f.attSHA, f.contact)
