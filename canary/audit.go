@@ -67,7 +67,7 @@ type VerifyReport struct {
 	Chains   int       `json:"chains"`
 	Entries  int       `json:"entries"`
 	Objects  int       `json:"objects"`
-	Rows     int       `json:"rows"` // contacts, matches, marks, tokens, exposures, orders and parties compared with their entries
+	Rows     int       `json:"rows"` // evidence and set-up rows compared with the entries that recorded them
 	Problems []Problem `json:"problems"`
 	OK       bool      `json:"ok"`
 }

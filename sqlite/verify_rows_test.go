@@ -213,6 +213,13 @@ func TestVerifyComparesSetupWithChain(t *testing.T) {
 			dropTrigger(t, raw, "orders_stages_stay")
 			mustExec(t, raw, `UPDATE orders SET abandoned_at = NULL WHERE ref = 'o-3'`)
 		}, "missing row", "order o-3 abandoned"},
+		{"account moved to another platform", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			mustExec(t, raw, `UPDATE accounts SET platform_id = (SELECT id FROM parties WHERE name = 'ShopB')`)
+		}, "changed row", "platform"},
+		{"attachment relabelled", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "order_attachments_no_change")
+			mustExec(t, raw, `UPDATE order_attachments SET what = 'checkout'`)
+		}, "missing row", "as label"},
 		{"order shipped by another courier", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
 			dropTrigger(t, raw, "orders_stages_stay")
 			mustExec(t, raw, `UPDATE orders SET courier_id = (SELECT id FROM parties WHERE name = 'SlowPost') WHERE ref = 'o-1'`)
@@ -304,8 +311,9 @@ func TestVerifyWhileWriting(t *testing.T) {
 	}
 }
 
-// Parties are read back against the shared chain: their kind and sender
-// identities decide which mail is first-party.
+// The shared chain's rows are read back too: parties (their kind and
+// sender identities decide which mail is first-party), canary domains and
+// pool phones.
 func TestVerifyComparesPartiesWithChain(t *testing.T) {
 	for _, tc := range []struct {
 		name, sql, kind, says string
@@ -313,12 +321,15 @@ func TestVerifyComparesPartiesWithChain(t *testing.T) {
 		{"kind changed", `UPDATE parties SET kind = 'merchant' WHERE name = 'FastExpress'`, "changed row", "kind"},
 		{"sender deleted", `DELETE FROM party_senders WHERE kind = 'sender' AND party_id = (SELECT id FROM parties WHERE name = 'FastExpress')`, "changed row", "senders"},
 		{"domain slipped in", `INSERT INTO party_senders (party_id, kind, value) VALUES ((SELECT id FROM parties WHERE name = 'ShopB'), 'domain', 'shopb.example')`, "changed row", "domains"},
+		{"domain turned to plus-addressing", `UPDATE domains SET plus = 1 WHERE name = 'canary.example'`, "changed row", "plus"},
+		{"phone quarantine shortened", `UPDATE phones SET quarantine_until = '2026-01-01T00:00:00.000000000Z'`, "changed row", "quarantine_until"},
+		{"phone slipped in", `INSERT INTO phones (e164, imported_at, quarantine_until) VALUES ('+84999999999', '2026-10-01T00:00:00.000000000Z', '2026-10-01T00:00:00.000000000Z')`, "unrecorded row", "phone +84999999999"},
 		{"party slipped in", `INSERT INTO parties (name, name_key, kind, added_at) VALUES ('Ghost', 'ghost', 'broker', '2026-10-01T00:00:00.000000000Z')`, "unrecorded row", "party Ghost"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newEvidenceFixture(t)
 			raw := rawDB(t, f.db)
-			for _, trig := range []string{"parties_no_delete"} {
+			for _, trig := range []string{"parties_no_delete", "phones_set_stays"} {
 				dropTrigger(t, raw, trig)
 			}
 			mustExec(t, raw, tc.sql)

@@ -34,7 +34,8 @@ func setupEntry(e canary.AuditEntry) (key setupKey, fields map[string]string, ok
 	switch e.Action {
 	case "party added":
 		return partyEntry(e)
-	case "token issued", "exposure recorded", "order created", "order placed", "order shipped", "order abandoned":
+	case "token issued", "exposure recorded", "order created", "order placed", "order shipped", "order abandoned",
+		"account created", "attachment stored", "domain added", "phone imported", "phone retired":
 	default:
 		return key, nil, false, nil
 	}
@@ -62,6 +63,16 @@ func setupEntry(e canary.AuditEntry) (key setupKey, fields map[string]string, ok
 		delete(fields, "party")
 	case "order created", "order placed", "order shipped", "order abandoned":
 		what = e.Subject + " " + strings.TrimPrefix(e.Action, "order ")
+	case "account created", "domain added", "phone imported":
+		what = e.Subject
+	case "phone retired":
+		what = e.Subject + " retired"
+		delete(fields, "why") // kept only in the entry
+	case "attachment stored":
+		// The bytes are checked with the raw objects. An order may hold one
+		// file twice, as a label and as a checkout: all of it names the row.
+		what = e.Subject + " attachment " + fields["file"] + " " + fields["sha256"] + " as " + fields["what"]
+		fields = map[string]string{}
 	}
 	return setupKey{e.Chain, asEncoded(what)}, fields, true, nil
 }
@@ -91,7 +102,9 @@ func sortedList(l []string) string {
 }
 
 func (v verifier) verifySetup(ctx context.Context, chains map[string][]canary.AuditEntry, rep *canary.VerifyReport) error {
-	recorded := map[setupKey]setupFact{}
+	// A key can be recorded more than once (one file attached twice):
+	// rows and entries of a key are then matched one for one.
+	recorded := map[setupKey][]setupFact{}
 	for _, entries := range chains {
 		for _, e := range entries {
 			key, fields, ok, err := setupEntry(e)
@@ -100,7 +113,7 @@ func (v verifier) verifySetup(ctx context.Context, chains map[string][]canary.Au
 					Detail: fmt.Sprintf("%q entry for %s: %v", e.Action, e.Subject, err)})
 			}
 			if ok {
-				recorded[key] = setupFact{e, fields}
+				recorded[key] = append(recorded[key], setupFact{e, fields})
 			}
 		}
 	}
@@ -123,8 +136,20 @@ func (v verifier) verifySetup(ctx context.Context, chains map[string][]canary.Au
 		{`SELECT i.name, 'order ' || o.ref || ' abandoned'
 			FROM orders o JOIN investigations i ON i.id = o.investigation_id WHERE o.abandoned_at IS NOT NULL ORDER BY o.id`,
 			nil, nil},
-		// Parties belong to the shared chain, named here by an empty
-		// investigation.
+		{`SELECT i.name, 'account ' || a.ref, p.name FROM accounts a JOIN investigations i ON i.id = a.investigation_id
+			JOIN parties p ON p.id = a.platform_id ORDER BY a.id`,
+			nil, []string{"platform"}},
+		{`SELECT i.name, 'order ' || o.ref || ' attachment ' || x.file_name || ' ' || x.raw_sha256 || ' as ' || x.what
+			FROM order_attachments x JOIN orders o ON o.id = x.order_id JOIN investigations i ON i.id = o.investigation_id
+			ORDER BY o.id, x.file_name`,
+			nil, nil},
+		// The shared chain's rows are named here by an empty investigation.
+		{`SELECT '', 'domain ' || name, CASE WHEN plus THEN 'true' ELSE 'false' END FROM domains ORDER BY name`,
+			nil, []string{"plus"}},
+		{`SELECT '', 'phone ' || e164, provider, label, quarantine_until FROM phones ORDER BY e164`,
+			nil, []string{"provider", "label", "quarantine_until"}},
+		{`SELECT '', 'phone ' || e164 || ' retired' FROM phones WHERE retired_at IS NOT NULL ORDER BY e164`,
+			nil, nil},
 		{`SELECT '', 'party ' || p.name, p.kind, coalesce(pp.name_key, ''),
 			coalesce((SELECT group_concat(value, char(10) ORDER BY value) FROM party_senders WHERE party_id = p.id AND kind = 'domain'), ''),
 			coalesce((SELECT group_concat(value, char(10) ORDER BY value) FROM party_senders WHERE party_id = p.id AND kind = 'sender'), '')
@@ -141,31 +166,32 @@ func (v verifier) verifySetup(ctx context.Context, chains map[string][]canary.Au
 			LEFT JOIN parties c ON c.id = o.courier_id LEFT JOIN parties ou ON ou.id = o.outlet_id WHERE o.shipped_at IS NOT NULL ORDER BY o.id`,
 			nil, []string{"courier", "outlet", "shipped_at"}},
 	}
-	seen := map[setupKey]bool{}
+	seen := map[setupKey]int{}
 	for _, q := range queries {
 		if err := v.compareSetupRows(ctx, q.sql, q.what, q.fields, chains, recorded, seen, rep); err != nil {
 			return err
 		}
 	}
-	var gone []setupKey
-	for k := range recorded {
-		if !seen[k] {
-			gone = append(gone, k)
+	var gone []setupFact
+	for k, fs := range recorded {
+		if n := seen[k]; n < len(fs) {
+			gone = append(gone, fs[n:]...)
 		}
 	}
-	slices.SortFunc(gone, func(a, b setupKey) int {
-		return cmp.Or(strings.Compare(a.chain, b.chain), cmp.Compare(recorded[a].entry.Seq, recorded[b].entry.Seq))
+	slices.SortFunc(gone, func(a, b setupFact) int {
+		return cmp.Or(strings.Compare(a.entry.Chain, b.entry.Chain), cmp.Compare(a.entry.Seq, b.entry.Seq))
 	})
-	for _, k := range gone {
-		e := recorded[k].entry
-		rep.Problems = append(rep.Problems, canary.Problem{Chain: e.Chain, Seq: e.Seq, Object: k.what, Kind: "missing row",
-			Detail: fmt.Sprintf("%s was recorded but is no longer in the database", k.what)})
+	for _, f := range gone {
+		e := f.entry
+		what, _, _, _ := setupEntry(e)
+		rep.Problems = append(rep.Problems, canary.Problem{Chain: e.Chain, Seq: e.Seq, Object: what.what, Kind: "missing row",
+			Detail: fmt.Sprintf("%s was recorded but is no longer in the database", what.what)})
 	}
 	return nil
 }
 
 func (v verifier) compareSetupRows(ctx context.Context, query string, what func(string) string, names []string,
-	chains map[string][]canary.AuditEntry, recorded map[setupKey]setupFact, seen map[setupKey]bool, rep *canary.VerifyReport) error {
+	chains map[string][]canary.AuditEntry, recorded map[setupKey][]setupFact, seen map[setupKey]int, rep *canary.VerifyReport) error {
 	rows, err := v.tx.QueryContext(ctx, query)
 	if err != nil {
 		return fmt.Errorf("read set-up rows to verify: %w", err)
@@ -193,13 +219,14 @@ func (v verifier) compareSetupRows(ctx context.Context, query string, what func(
 			key.what = what(vals[1])
 		}
 		key.what = asEncoded(key.what)
-		seen[key] = true
-		f, ok := recorded[key]
-		if !ok {
+		n := seen[key]
+		seen[key]++
+		if n >= len(recorded[key]) {
 			rep.Problems = append(rep.Problems, canary.Problem{Chain: chain, Object: key.what, Kind: "unrecorded row",
-				Detail: fmt.Sprintf("%s is in no entry of its investigation's chain", key.what)})
+				Detail: fmt.Sprintf("%s is in no entry of the chain %s", key.what, chain)})
 			continue
 		}
+		f := recorded[key][n]
 		var diff []string
 		for i, name := range names {
 			if want, ok := f.fields[name]; ok && want != asEncoded(vals[2+i]) {
