@@ -174,7 +174,7 @@ func verifyCommand(e *env) *cli.Command {
 					return err
 				}
 			} else {
-				fmt.Fprintf(e.stdout, "%d chains, %d entries, %d raw objects, %d rows (contacts, matches, marks, tokens, exposures, orders, accounts, attachments, parties, domains, phones) checked\n", rep.Chains, rep.Entries, rep.Objects, rep.Rows)
+				fmt.Fprintf(e.stdout, "%d chains, %d entries, %d raw objects, %d evidence and set-up rows checked\n", rep.Chains, rep.Entries, rep.Objects, rep.Rows)
 				for _, p := range rep.Problems {
 					where := p.Object
 					if p.Chain != "" {
