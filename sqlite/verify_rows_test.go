@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/leaktrace/leaktrace/canary"
 	"github.com/leaktrace/leaktrace/sqlite"
@@ -259,6 +260,26 @@ func TestVerifyNotUTF8(t *testing.T) {
 	}
 	f.mustCreateOrder(t, sqlite.OrderSpec{Ref: "o-\xe9", Platform: "ShopA", Merchant: "Lens Pharmacy", Courier: "Caf\xe9Ship",
 		PlacedAt: f.clock.now, PlacedText: "l\xe0 7h", Facts: []sqlite.Fact{{canary.FactItem, "Cr\xe8me \xff\xfe"}}})
+	// Two refs that read alike once their bytes are encoded, placed and
+	// shipped in the opposite order to their creation.
+	if err := f.db.AddParty(ctx, &canary.Party{Name: "Gro\xdf\xe9 Shop", Kind: canary.KindPlatform}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.AddParty(ctx, &canary.Party{Name: "GS-Express", Kind: canary.KindCourier, Parent: "gro\xdf\xe9 shop"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"M\xfcller", "M\xf6ller"} {
+		f.mustCreateOrder(t, sqlite.OrderSpec{Ref: ref, Platform: "ShopA", Merchant: "Lens Pharmacy"})
+	}
+	for i, ref := range []string{"M\xf6ller", "M\xfcller"} {
+		at := f.clock.now.Add(time.Duration(i) * time.Minute)
+		if _, err := f.db.PlaceOrder(ctx, invName, ref, at, fmt.Sprint(i), nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.db.ShipOrder(ctx, invName, ref, "GS-Express", "", at.Add(time.Minute), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c := &canary.Contact{Channel: canary.ChannelEmail, ReceivedAt: f.clock.now, ReceivedText: "lun. 2 nov. 2026 \xe0 07:00",
 		Source: "eml:Commande confirm\xe9e.eml", From: "x@y.example", Unissued: []string{"a\xe9@canary.example"}}
 	id, _, err := f.db.RecordContact(ctx, c, []byte("not utf-8: \xe9"))

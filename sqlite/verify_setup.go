@@ -150,7 +150,7 @@ func (v verifier) verifySetup(ctx context.Context, chains map[string][]canary.Au
 			nil, []string{"provider", "label", "quarantine_until"}},
 		{`SELECT '', 'phone ' || e164 || ' retired' FROM phones WHERE retired_at IS NOT NULL ORDER BY e164`,
 			nil, nil},
-		{`SELECT '', 'party ' || p.name, p.kind, coalesce(pp.name_key, ''),
+		{`SELECT '', 'party ' || p.name, p.kind, coalesce(pp.name, ''),
 			coalesce((SELECT group_concat(value, char(10) ORDER BY value) FROM party_senders WHERE party_id = p.id AND kind = 'domain'), ''),
 			coalesce((SELECT group_concat(value, char(10) ORDER BY value) FROM party_senders WHERE party_id = p.id AND kind = 'sender'), '')
 			FROM parties p LEFT JOIN parties pp ON pp.id = p.parent_id ORDER BY p.id`,
@@ -166,16 +166,18 @@ func (v verifier) verifySetup(ctx context.Context, chains map[string][]canary.Au
 			LEFT JOIN parties c ON c.id = o.courier_id LEFT JOIN parties ou ON ou.id = o.outlet_id WHERE o.shipped_at IS NOT NULL ORDER BY o.id`,
 			nil, []string{"courier", "outlet", "shipped_at"}},
 	}
-	seen := map[setupKey]int{}
+	used := map[setupKey][]bool{}
 	for _, q := range queries {
-		if err := v.compareSetupRows(ctx, q.sql, q.what, q.fields, chains, recorded, seen, rep); err != nil {
+		if err := v.compareSetupRows(ctx, q.sql, q.what, q.fields, chains, recorded, used, rep); err != nil {
 			return err
 		}
 	}
 	var gone []setupFact
 	for k, fs := range recorded {
-		if n := seen[k]; n < len(fs) {
-			gone = append(gone, fs[n:]...)
+		for i, f := range fs {
+			if used[k] == nil || !used[k][i] {
+				gone = append(gone, f)
+			}
 		}
 	}
 	slices.SortFunc(gone, func(a, b setupFact) int {
@@ -191,18 +193,20 @@ func (v verifier) verifySetup(ctx context.Context, chains map[string][]canary.Au
 }
 
 func (v verifier) compareSetupRows(ctx context.Context, query string, what func(string) string, names []string,
-	chains map[string][]canary.AuditEntry, recorded map[setupKey][]setupFact, seen map[setupKey]int, rep *canary.VerifyReport) error {
+	chains map[string][]canary.AuditEntry, recorded map[setupKey][]setupFact, used map[setupKey][]bool, rep *canary.VerifyReport) error {
 	rows, err := v.tx.QueryContext(ctx, query)
 	if err != nil {
 		return fmt.Errorf("read set-up rows to verify: %w", err)
 	}
 	defer rows.Close()
-	vals := make([]string, 2+len(names))
-	ptrs := make([]any, len(vals))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
+	var order []setupKey // keys in the order the rows came
+	byKey := map[setupKey][][]string{}
 	for rows.Next() {
+		vals := make([]string, 2+len(names))
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("read set-up rows to verify: %w", err)
 		}
@@ -219,24 +223,72 @@ func (v verifier) compareSetupRows(ctx context.Context, query string, what func(
 			key.what = what(vals[1])
 		}
 		key.what = asEncoded(key.what)
-		n := seen[key]
-		seen[key]++
-		if n >= len(recorded[key]) {
-			rep.Problems = append(rep.Problems, canary.Problem{Chain: chain, Object: key.what, Kind: "unrecorded row",
-				Detail: fmt.Sprintf("%s is in no entry of the chain %s", key.what, chain)})
-			continue
+		if byKey[key] == nil {
+			order = append(order, key)
 		}
-		f := recorded[key][n]
-		var diff []string
+		byKey[key] = append(byKey[key], vals[2:])
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read set-up rows to verify: %w", err)
+	}
+	for _, key := range order {
+		matchSetupRows(key, names, byKey[key], recorded[key], used, rep)
+	}
+	return nil
+}
+
+// matchSetupRows pairs the rows of one key with its entries. Usually there
+// is one of each; where text that is not UTF-8 makes two keys read alike,
+// or one file is attached twice, rows first take the entries they equal,
+// and only the rest are compared field by field.
+func matchSetupRows(key setupKey, names []string, rows [][]string, facts []setupFact, used map[setupKey][]bool, rep *canary.VerifyReport) {
+	if used[key] == nil {
+		used[key] = make([]bool, len(facts))
+	}
+	taken := used[key]
+	diffs := func(vals []string, f setupFact) []string {
+		var out []string
 		for i, name := range names {
-			if want, ok := f.fields[name]; ok && want != asEncoded(vals[2+i]) {
-				diff = append(diff, fmt.Sprintf("%s is %q in the database, %q in the entry", name, vals[2+i], want))
+			if want, ok := f.fields[name]; ok && want != setupValue(name, vals[i]) {
+				out = append(out, fmt.Sprintf("%s is %q in the database, %q in the entry", name, vals[i], want))
 			}
 		}
-		if len(diff) > 0 {
-			rep.Problems = append(rep.Problems, canary.Problem{Chain: chain, Seq: f.entry.Seq, Object: key.what, Kind: "changed row",
-				Detail: fmt.Sprintf("%s differs from its %q entry: %s", key.what, f.entry.Action, strings.Join(diff, "; "))})
+		return out
+	}
+	rest := rows[:0:0]
+	for _, vals := range rows {
+		matched := false
+		for i, f := range facts {
+			if !taken[i] && len(diffs(vals, f)) == 0 {
+				taken[i], matched = true, true
+				break
+			}
+		}
+		if !matched {
+			rest = append(rest, vals)
 		}
 	}
-	return rows.Err()
+	for _, vals := range rest {
+		i := slices.Index(taken, false)
+		if i < 0 {
+			rep.Problems = append(rep.Problems, canary.Problem{Chain: key.chain, Object: key.what, Kind: "unrecorded row",
+				Detail: fmt.Sprintf("%s is in no entry of the chain %s", key.what, key.chain)})
+			continue
+		}
+		taken[i] = true
+		f := facts[i]
+		rep.Problems = append(rep.Problems, canary.Problem{Chain: key.chain, Seq: f.entry.Seq, Object: key.what, Kind: "changed row",
+			Detail: fmt.Sprintf("%s differs from its %q entry: %s", key.what, f.entry.Action, strings.Join(diffs(vals, f), "; "))})
+	}
+}
+
+// setupValue is a row's value as its entry would hold it: text as the
+// entry's JSON encoded it, and a parent party by its folded name, since
+// it may have been typed otherwise.
+func setupValue(name, v string) string {
+	v = asEncoded(v)
+	if name == "parent" {
+		return norm.Fold(v)
+	}
+	return v
 }
