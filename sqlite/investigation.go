@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 
 	"github.com/leaktrace/leaktrace/canary"
 	"github.com/leaktrace/leaktrace/norm"
@@ -249,6 +252,15 @@ func (d *DB) AddDomain(ctx context.Context, dom *canary.Domain) error {
 		}
 	} else if strings.Contains(dom.Name, "@") || !strings.Contains(dom.Name, ".") || strings.ContainsAny(dom.Name, " /\\") {
 		return canary.Invalidf("domain %q: give a domain name such as canary.example (its MX must point at leaktrace or a catch-all mailbox)", dom.Name)
+	}
+	// Tokens are issued at this domain: one no mail can be sent to would
+	// make every email token of every order useless.
+	host := dom.Name
+	if _, h, ok := canary.SplitAddress(dom.Name); ok {
+		host = h
+	}
+	if _, err := idna.Lookup.ToASCII(host); err != nil || !utf8.ValidString(host) {
+		return canary.Invalidf("domain %q is not a name mail can be sent to: %v", dom.Name, err)
 	}
 	tx, err := d.begin(ctx)
 	if err != nil {
