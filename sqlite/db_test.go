@@ -138,8 +138,8 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// Recorded stages, a number's exposure set and attachments cannot be
-// rewritten, even with raw SQL.
+// Recorded stages, a number's exposure set, attachments and a party's
+// sender identities cannot be rewritten, even with raw SQL.
 func TestRecordGuards(t *testing.T) {
 	db := MustOpenDB(t)
 	raw, err := sql.Open("sqlite", db.Path())
@@ -158,9 +158,17 @@ func TestRecordGuards(t *testing.T) {
 	if _, err := raw.Exec(`INSERT INTO phones (e164, imported_at, quarantine_until, bound_to) VALUES ('+84912000001', 'x', 'x', 'set:a')`); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := raw.Exec(`INSERT INTO parties (name, name_key, kind, added_at) VALUES ('ShopA', 'shopa', 'platform', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO party_senders (party_id, kind, value) VALUES (1, 'domain', 'shopa.example')`); err != nil {
+		t.Fatal(err)
+	}
 	for _, q := range []string{
 		`UPDATE phones SET bound_to = 'set:b'`,
 		`DELETE FROM phones`,
+		`UPDATE party_senders SET value = 'other.example'`,
+		`DELETE FROM party_senders`,
 	} {
 		if _, err := raw.Exec(q); err == nil {
 			t.Fatalf("%s succeeded, want it refused", q)

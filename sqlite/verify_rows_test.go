@@ -350,7 +350,7 @@ func TestVerifyComparesPartiesWithChain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newEvidenceFixture(t)
 			raw := rawDB(t, f.db)
-			for _, trig := range []string{"parties_no_delete", "phones_set_stays"} {
+			for _, trig := range []string{"parties_no_delete", "phones_set_stays", "party_senders_no_delete"} {
 				dropTrigger(t, raw, trig)
 			}
 			mustExec(t, raw, tc.sql)
