@@ -94,12 +94,9 @@ func TestVerifyComparesRowsWithChain(t *testing.T) {
 			tc.tamper(t, f, rawDB(t, f.db))
 			for _, inv := range []string{"", invName} {
 				rep := mustVerify(t, f.db, inv)
-				var found *canary.Problem
-				for i, p := range rep.Problems {
-					if p.Kind == tc.kind && strings.HasPrefix(p.Object, "contact ") {
-						found = &rep.Problems[i]
-					}
-				}
+				found := problemWhere(rep, func(p canary.Problem) bool {
+					return p.Kind == tc.kind && strings.HasPrefix(p.Object, "contact ")
+				})
 				if tc.kind == "unrecorded row" && tc.chain == "" && inv != "" {
 					// Another investigation's chain, unread, may hold the entry.
 					if found != nil {
@@ -231,12 +228,9 @@ func TestVerifyComparesSetupWithChain(t *testing.T) {
 			tc.tamper(t, f, rawDB(t, f.db))
 			for _, inv := range []string{"", invName} {
 				rep := mustVerify(t, f.db, inv)
-				var found *canary.Problem
-				for i, p := range rep.Problems {
-					if p.Kind == tc.kind && strings.Contains(p.Detail, tc.says) {
-						found = &rep.Problems[i]
-					}
-				}
+				found := problemWhere(rep, func(p canary.Problem) bool {
+					return p.Kind == tc.kind && strings.Contains(p.Detail, tc.says)
+				})
 				if rep.OK || found == nil || found.Chain != chain {
 					t.Fatalf("Verify(%q) problems %+v, want a %s in %s saying %q", inv, rep.Problems, tc.kind, chain, tc.says)
 				}
@@ -355,12 +349,23 @@ func TestVerifyComparesPartiesWithChain(t *testing.T) {
 			}
 			mustExec(t, raw, tc.sql)
 			rep := mustVerify(t, f.db, "")
-			for _, p := range rep.Problems {
-				if p.Kind == tc.kind && p.Chain == canary.SharedChain && strings.Contains(p.Detail, tc.says) {
-					return
-				}
+			if problemWhere(rep, func(p canary.Problem) bool {
+				return p.Kind == tc.kind && p.Chain == canary.SharedChain && strings.Contains(p.Detail, tc.says)
+			}) != nil {
+				return
 			}
 			t.Fatalf("problems %+v, want a %s in the shared chain saying %q", rep.Problems, tc.kind, tc.says)
 		})
 	}
+}
+
+// problemWhere is the last of the report's problems that is, or nil.
+func problemWhere(rep *canary.VerifyReport, is func(canary.Problem) bool) *canary.Problem {
+	var found *canary.Problem
+	for i, p := range rep.Problems {
+		if is(p) {
+			found = &rep.Problems[i]
+		}
+	}
+	return found
 }

@@ -22,6 +22,7 @@ import (
 // it is about ("token 12", "token 12 shown to ShopA", "order o-1 placed").
 type setupFact struct {
 	entry  canary.AuditEntry
+	key    setupKey
 	fields map[string]string
 }
 
@@ -113,7 +114,7 @@ func (v verifier) verifySetup(ctx context.Context, chains map[string][]canary.Au
 					Detail: fmt.Sprintf("%q entry for %s: %v", e.Action, e.Subject, err)})
 			}
 			if ok {
-				recorded[key] = append(recorded[key], setupFact{e, fields})
+				recorded[key] = append(recorded[key], setupFact{e, key, fields})
 			}
 		}
 	}
@@ -185,9 +186,8 @@ func (v verifier) verifySetup(ctx context.Context, chains map[string][]canary.Au
 	})
 	for _, f := range gone {
 		e := f.entry
-		what, _, _, _ := setupEntry(e)
-		rep.Problems = append(rep.Problems, canary.Problem{Chain: e.Chain, Seq: e.Seq, Object: what.what, Kind: "missing row",
-			Detail: fmt.Sprintf("%s was recorded but is no longer in the database", what.what)})
+		rep.Problems = append(rep.Problems, canary.Problem{Chain: e.Chain, Seq: e.Seq, Object: f.key.what, Kind: "missing row",
+			Detail: fmt.Sprintf("%s was recorded but is no longer in the database", f.key.what)})
 	}
 	return nil
 }
