@@ -73,7 +73,7 @@ func NewSenders(parties []canary.Party) Senders {
 	s := Senders{}
 	for _, p := range parties {
 		for _, d := range p.Domains {
-			s[strings.ToLower(d)] = p.Name
+			s[canary.DomainKey(d)] = p.Name
 		}
 	}
 	return s
@@ -82,8 +82,7 @@ func NewSenders(parties []canary.Party) Senders {
 // party returns the party an authenticated domain belongs to, also for its
 // subdomains (mail.shopa.vn sends for shopa.vn).
 func (s Senders) party(domain string) string {
-	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
-	for d := domain; d != ""; {
+	for d := canary.DomainKey(domain); d != ""; {
 		if p, ok := s[d]; ok {
 			return p
 		}

@@ -120,7 +120,7 @@ func TestFirstPartyIsKeptButNotCounted(t *testing.T) {
 }
 
 func TestAuthenticatedMail(t *testing.T) {
-	senders := attribution.NewSenders([]canary.Party{{Name: "P", Domains: []string{"shopa.vn"}}, {Name: "C", Domains: []string{"fast.vn"}}})
+	senders := attribution.NewSenders([]canary.Party{{Name: "P", Domains: []string{"shopa.vn", "müller.de"}}, {Name: "C", Domains: []string{"fast.vn"}}})
 	email := tok(1, canary.TokenEmail, false, "o1", "P")
 	for _, tc := range []struct {
 		name   string
@@ -132,6 +132,10 @@ func TestAuthenticatedMail(t *testing.T) {
 		{"a claim in From proves nothing", nil, "", attribution.StatusAttributed},
 		{"signed by a party never shown the token", []string{"fast.vn"}, "", attribution.StatusAttributed},
 		{"a look-alike domain is not the party", []string{"shopa.vn.evil.example"}, "", attribution.StatusAttributed},
+		// DKIM writes the ASCII form of a name the party was added with
+		// in Unicode: still its own mail, not a leak.
+		{"its international domain, signed in ASCII", []string{"news.xn--mller-kva.de"}, "", attribution.StatusFirstParty},
+		{"a name that only folds to it is another domain", []string{"muller.de"}, "", attribution.StatusAttributed},
 		{"a person's scam mark wins", []string{"shopa.vn"}, canary.MarkScam, attribution.StatusAttributed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -74,7 +74,8 @@ func NewMatcher(u *canary.Universe) *Matcher {
 		m.byID[t.ID] = t
 		switch t.Kind {
 		case canary.TokenEmail:
-			m.emails[t.Key] = append(m.emails[t.Key], t)
+			k := canary.AddressKey(t.Key)
+			m.emails[k] = append(m.emails[k], t)
 		case canary.TokenPhone:
 			m.phones[t.Key] = append(m.phones[t.Key], t)
 		case canary.TokenName:
@@ -100,9 +101,9 @@ func NewMatcher(u *canary.Universe) *Matcher {
 	}
 	for _, d := range u.Domains {
 		if d.Plus {
-			m.plusBases[d.Name] = true
+			m.plusBases[canary.AddressKey(d.Name)] = true
 		} else {
-			m.domains[d.Name] = true
+			m.domains[canary.DomainKey(d.Name)] = true
 		}
 	}
 	for _, p := range u.Pool {
@@ -205,7 +206,7 @@ func (m *Matcher) recipient(c *collector, v, how string) {
 // email matches one address. Mail that reached a canary domain or a plus
 // base with no issued token is dictionary or guess noise: unissued.
 func (m *Matcher) email(c *collector, addr, how string, reached bool) {
-	key := strings.ToLower(strings.Trim(addr, "<>\"' "))
+	key := canary.AddressKey(strings.Trim(addr, "<>\"' "))
 	if ts := m.emails[key]; len(ts) > 0 {
 		for _, t := range ts {
 			c.add(t, how, addr, false)
@@ -251,7 +252,19 @@ func (m *Matcher) CheckIssued(addr string) bool {
 	return false
 }
 
-var emailRE = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+`)
+var (
+	emailRE    = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+`)
+	emailIDNRE = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[\pL\pN\pM\-]+(?:\.[\pL\pN\pM\-]+)+`)
+)
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
 
 func (m *Matcher) text(c *collector, t Text) {
 	if t.Text == "" {
@@ -263,6 +276,15 @@ func (m *Matcher) text(c *collector, t Text) {
 	if strings.IndexByte(folded, '@') >= 0 {
 		for _, a := range emailRE.FindAllString(folded, -1) {
 			m.email(c, a, t.How, false)
+		}
+		// Folding takes the marks off an international domain
+		// ("bücher.vn" reads "bucher.vn"), so those are read unfolded.
+		if !isASCII(t.Text) {
+			for _, a := range emailIDNRE.FindAllString(t.Text, -1) {
+				if !isASCII(a) {
+					m.email(c, a, t.How, false)
+				}
+			}
 		}
 	}
 	// Each finder is skipped when nothing of its kind was issued, and the

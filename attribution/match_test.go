@@ -22,7 +22,9 @@ func universe() *canary.Universe {
 	return &canary.Universe{
 		Investigations: []canary.Investigation{{Name: "vn", Locale: canary.LocaleVietnam, Secret: make([]byte, 32)},
 			{Name: "cn", Locale: canary.LocaleChina, Secret: make([]byte, 32)}},
-		Domains: []canary.Domain{{Name: "canary.example"}, {Name: "me@gmail.com", Plus: true}},
+		// "bücher.vn" as an older database holds it, before domains were
+		// kept in their ASCII form.
+		Domains: []canary.Domain{{Name: "canary.example"}, {Name: "me@gmail.com", Plus: true}, {Name: "bücher.vn"}},
 		Pool:    []canary.Phone{{E164: "+84912345678"}, {E164: "+84912000999"}},
 		Tokens: []canary.Token{
 			t(1, "vn", canary.TokenEmail, "account email", "linh.tran.k7q2mxa@canary.example", "linh.tran.k7q2mxa@canary.example", "", false),
@@ -39,6 +41,7 @@ func universe() *canary.Universe {
 			t(12, "vn", canary.TokenEmail, "chat email", "me+hoa.le.abcdefg@gmail.com", "me+hoa.le.abcdefg@gmail.com", "", false),
 			// Greeted as "Trần", the family name of token 3.
 			t(13, "vn", canary.TokenName, "account name", "Lê Văn Trần", "le van tran", "tran", false),
+			t(14, "vn", canary.TokenEmail, "account email", "an.vo.x3n8pqa@bücher.vn", "an.vo.x3n8pqa@bücher.vn", "", false),
 		},
 	}
 }
@@ -78,6 +81,10 @@ func TestMatcher(t *testing.T) {
 		{"stripped plus tag", to("me@gmail.com", canary.HowRecipient), nil, []string{"me@gmail.com"}},
 		{"plus tag kept", to("ME+hoa.le.abcdefg@gmail.com", canary.HowRecipient), []found{{12, "recipient", false}}, nil},
 		{"other domains are nobody's", to("someone@example.org", canary.HowRecipient), nil, nil},
+		{"international domain in its ASCII form", to("an.vo.x3n8pqa@XN--BCHER-KVA.vn", canary.HowRecipient), []found{{14, "recipient", false}}, nil},
+		{"international domain as written", to("An.Vo.X3N8PQA@Bücher.VN", canary.HowRecipient), []found{{14, "recipient", false}}, nil},
+		{"international domain quoted in a body", body("liên hệ an.vo.x3n8pqa@bücher.vn nhé"), []found{{14, "body", false}}, nil},
+		{"unissued at an international domain", to("admin@xn--bcher-kva.vn", canary.HowRecipient), nil, []string{"admin@xn--bcher-kva.vn"}},
 		{"number texted, local form", to("0912 345 678", canary.HowRecipient), []found{{2, "recipient", false}}, nil},
 		{"pool number with no token", to("0912.000.999", canary.HowRecipient), nil, []string{"+84912000999"}},
 		{"number in text, dotted", body("Goi 0912.345.678 ngay"), []found{{2, "body", false}}, nil},

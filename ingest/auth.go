@@ -17,6 +17,8 @@ import (
 	"blitiri.com.ar/go/spf"
 	"github.com/emersion/go-msgauth/dkim"
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/leaktrace/leaktrace/canary"
 )
 
 // Resolver is the DNS that DKIM and SPF checks ask. *net.Resolver
@@ -220,9 +222,10 @@ func (r *AuthResult) authenticated() []string {
 	return out
 }
 
-// aligned reports relaxed DMARC alignment: the same organisational domain.
+// aligned reports relaxed DMARC alignment: the same organisational domain
+// (eTLD+1), whichever form, ASCII or Unicode, each name is written in.
 func aligned(a, b string) bool {
-	a, b = strings.TrimSuffix(strings.ToLower(a), "."), strings.TrimSuffix(strings.ToLower(b), ".")
+	a, b = canary.DomainKey(a), canary.DomainKey(b)
 	if a == "" || b == "" {
 		return false
 	}

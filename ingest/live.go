@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,7 +45,7 @@ func (l *Live) Reload(ctx context.Context) error {
 		// A plus-style base is a mailbox at someone else's provider: its
 		// mail arrives there, not here.
 		if !d.Plus {
-			doms[strings.ToLower(d.Name)] = true
+			doms[canary.DomainKey(d.Name)] = true
 		}
 	}
 	l.matcher.Store(attribution.NewMatcher(u))
@@ -75,7 +74,7 @@ func (l *Live) Matcher() *attribution.Matcher { return l.matcher.Load() }
 
 // Serves reports whether domain is a canary domain received here.
 func (l *Live) Serves(domain string) bool {
-	return (*l.domains.Load())[strings.ToLower(strings.TrimSuffix(domain, "."))]
+	return (*l.domains.Load())[canary.DomainKey(domain)]
 }
 
 // Domains returns the canary domains served, sorted.

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/emersion/go-msgauth/authres"
-	"golang.org/x/net/publicsuffix"
 
 	"github.com/leaktrace/leaktrace/canary"
 )
@@ -119,11 +118,11 @@ func trustedAuthResults(headers []string, authservID, from string) (string, []st
 					add(d)
 				}
 			case *authres.SPFResult:
-				if r.Value == authres.ResultPass && fromDom != "" && orgAligned(mailDomain(r.From), fromDom) {
+				if r.Value == authres.ResultPass && fromDom != "" && aligned(mailDomain(r.From), fromDom) {
 					add(fromDom)
 				}
 			case *authres.DMARCResult:
-				if r.Value == authres.ResultPass && r.From != "" && (fromDom == "" || orgAligned(r.From, fromDom)) {
+				if r.Value == authres.ResultPass && r.From != "" && (fromDom == "" || aligned(r.From, fromDom)) {
 					add(r.From)
 				}
 			}
@@ -190,18 +189,4 @@ func mailDomain(s string) string {
 		s = s[i+1:]
 	}
 	return strings.ToLower(strings.Trim(s, " .>"))
-}
-
-// orgAligned reports relaxed DMARC alignment: both domains have the same
-// organisational domain (eTLD+1).
-func orgAligned(a, b string) bool {
-	if a == "" || b == "" {
-		return false
-	}
-	if strings.EqualFold(a, b) {
-		return true
-	}
-	oa, err1 := publicsuffix.EffectiveTLDPlusOne(strings.ToLower(a))
-	ob, err2 := publicsuffix.EffectiveTLDPlusOne(strings.ToLower(b))
-	return err1 == nil && err2 == nil && oa == ob
 }

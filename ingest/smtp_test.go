@@ -53,7 +53,7 @@ func startSMTPLogged(tb testing.TB, cfg ingest.SMTPConfig, dns ingest.Resolver, 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for _, d := range []canary.Domain{{Name: "canary.example"}, {Name: "me@gmail.example", Plus: true}} {
+	for _, d := range []canary.Domain{{Name: "canary.example"}, {Name: "me@gmail.example", Plus: true}, {Name: "Bücher.example"}} {
 		if err := db.AddDomain(ctx, &d); err != nil {
 			tb.Fatal(err)
 		}
@@ -162,6 +162,10 @@ func TestSMTPRecipients(t *testing.T) {
 		{"other domain", "someone@elsewhere.example", 550},
 		{"subdomain of a canary domain", "x@sub.canary.example", 550},
 		{"plus-style base is someone else's mailbox", "me+k7q2@gmail.example", 550},
+		// Added as "Bücher.example": senders write it either way.
+		{"international canary domain, ASCII form", "an.vo@xn--bcher-kva.example", 250},
+		{"international canary domain, as written (SMTPUTF8)", "an.vo@bücher.example", 250},
+		{"a name that only folds to it", "an.vo@bucher.example", 550},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := send(t, s.addr, "a@sender.example", []string{tc.rcpt}, msg("a@sender.example", tc.rcpt, "rcpt", "hello"))
@@ -171,8 +175,8 @@ func TestSMTPRecipients(t *testing.T) {
 		})
 	}
 	cs := contacts(t, s.db)
-	if len(cs) != 2 {
-		t.Fatalf("contacts=%d, want 2", len(cs))
+	if len(cs) != 4 {
+		t.Fatalf("contacts=%d, want 4", len(cs))
 	}
 	for _, c := range cs {
 		if len(c.Unissued) == 0 {

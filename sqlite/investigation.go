@@ -8,8 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/net/idna"
-
 	"github.com/leaktrace/leaktrace/canary"
 	"github.com/leaktrace/leaktrace/norm"
 )
@@ -137,7 +135,7 @@ func (tx *Tx) addParty(ctx context.Context, p *canary.Party) error {
 	}
 	p.ID, _ = res.LastInsertId()
 	for i, dom := range p.Domains {
-		p.Domains[i] = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(dom), "."))
+		p.Domains[i] = canary.DomainKey(dom)
 		if err := tx.addSender(ctx, p, "domain", p.Domains[i]); err != nil {
 			return err
 		}
@@ -245,7 +243,7 @@ func (d *DB) Parties(ctx context.Context) ([]canary.Party, error) {
 // AddDomain registers a catch-all canary domain, or with plus set a mailbox
 // whose +tags carry the tokens.
 func (d *DB) AddDomain(ctx context.Context, dom *canary.Domain) error {
-	dom.Name = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(dom.Name), "."))
+	dom.Name = strings.TrimSuffix(strings.TrimSpace(dom.Name), ".")
 	if dom.Plus {
 		if _, _, ok := canary.SplitAddress(dom.Name); !ok {
 			return canary.Invalidf("plus-address base %q: give a mailbox such as me@example.com", dom.Name)
@@ -259,8 +257,15 @@ func (d *DB) AddDomain(ctx context.Context, dom *canary.Domain) error {
 	if _, h, ok := canary.SplitAddress(dom.Name); ok {
 		host = h
 	}
-	if _, err := idna.Lookup.ToASCII(host); err != nil || !utf8.ValidString(host) {
+	if err := canary.CheckDomainName(host); err != nil || !utf8.ValidString(host) {
 		return canary.Invalidf("domain %q is not a name mail can be sent to: %v", dom.Name, err)
+	}
+	// Kept in its ASCII form: tokens are issued at it, and checkout forms
+	// and senders' servers take "xn--…" where many refuse "bücher.vn".
+	if dom.Plus {
+		dom.Name = canary.AddressKey(dom.Name)
+	} else {
+		dom.Name = canary.DomainKey(dom.Name)
 	}
 	tx, err := d.begin(ctx)
 	if err != nil {

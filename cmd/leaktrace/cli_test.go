@@ -455,3 +455,19 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo FastExpress verdict=%q, want leaked/exclusive", got)
 	}
 }
+
+// An international canary domain is issued at in its ASCII form, and the
+// user is told which name that is.
+func TestDomainAddInternationalName(t *testing.T) {
+	c := newCLI(t)
+	c.ok("init")
+	out := c.ok("domain", "add", "Bücher.vn")
+	if !strings.Contains(out, "xn--bcher-kva.vn") || !strings.Contains(out, "Bücher.vn") {
+		t.Fatalf("domain add said %q, want both the ASCII form and the name given", out)
+	}
+	var ds struct{ Domains []struct{ Domain string } }
+	c.json(&ds, "domain", "list")
+	if len(ds.Domains) != 1 || ds.Domains[0].Domain != "xn--bcher-kva.vn" {
+		t.Fatalf("domain list=%+v, want xn--bcher-kva.vn", ds)
+	}
+}

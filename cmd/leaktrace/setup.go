@@ -164,6 +164,10 @@ func domainCommand(e *env) *cli.Command {
 				if c.Bool("json") {
 					return writeJSON(e.stdout, map[string]any{"domain": d.Name, "plus": d.Plus})
 				}
+				if strings.Contains(d.Name, "xn--") && !strings.Contains(strings.ToLower(name), "xn--") {
+					fmt.Fprintf(e.stdout, "canary domain %s added: %s, kept in the ASCII form senders and checkout forms accept\n", d.Name, name)
+					return nil
+				}
 				fmt.Fprintf(e.stdout, "canary domain %s added\n", d.Name)
 				return nil
 			}),
