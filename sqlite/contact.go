@@ -120,6 +120,18 @@ func receiptHash(from, to, subject, problems, auth string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// excerptsHash covers the excerpts of the matches a "matches made" entry
+// lists, in its order: what a report quotes as the sender's words is
+// checked too, without the entry holding the words themselves (raw bytes
+// can be purged; entries are kept for good).
+func excerptsHash(excerpts []string) string {
+	h := sha256.New()
+	for _, e := range excerpts {
+		fmt.Fprintf(h, "%d:%s\n", len(e), e)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 func prepareContact(c *canary.Contact, raw []byte) (*preparedContact, error) {
 	sum := sha256.Sum256(raw)
 	p := &preparedContact{c: c, raw: raw, sha: hex.EncodeToString(sum[:]),
@@ -177,7 +189,7 @@ func (tx *Tx) recordContact(ctx context.Context, p *preparedContact) (int64, boo
 		}
 	}
 	// One "matches made" entry per chain lists every match of the contact.
-	made := map[string][]madeMatch{}
+	made, excerpts := map[string][]madeMatch{}, map[string][]string{}
 	for _, m := range c.Matches {
 		if _, err := tx.execStmt(ctx, `INSERT INTO matches (contact_id, token_id, how, partial, excerpt) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING`, c.ID, m.TokenID, m.How, m.Partial, m.Excerpt); err != nil {
@@ -188,12 +200,14 @@ func (tx *Tx) recordContact(ctx context.Context, p *preparedContact) (int64, boo
 			return 0, false, err
 		}
 		made[chain] = append(made[chain], madeMatch{How: m.How, Partial: m.Partial, Token: m.TokenID})
+		excerpts[chain] = append(excerpts[chain], m.Excerpt)
 	}
 	for _, chain := range chains {
 		if ms := made[chain]; len(ms) > 0 {
 			if err := tx.audit(ctx, chain, "matches made", subject, struct {
-				Matches []madeMatch `json:"matches"`
-			}{ms}); err != nil {
+				ExcerptsSHA256 string      `json:"excerpts_sha256"`
+				Matches        []madeMatch `json:"matches"`
+			}{excerptsHash(excerpts[chain]), ms}); err != nil {
 				return 0, false, err
 			}
 		}

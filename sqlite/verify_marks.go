@@ -18,19 +18,19 @@ type markEntry struct {
 // verifyMarks compares each contact's marks, in order, with the "contact
 // marked" entries of every verified chain that recorded the contact.
 func (v verifier) verifyMarks(ctx context.Context, ce contactEntries, rep *canary.VerifyReport) error {
-	rows, err := v.tx.QueryContext(ctx, `SELECT contact_id, mark, why FROM marks ORDER BY contact_id, id`)
+	rows, err := v.tx.QueryContext(ctx, `SELECT contact_id, mark, why, marked_at FROM marks ORDER BY contact_id, id`)
 	if err != nil {
 		return fmt.Errorf("read marks to verify: %w", err)
 	}
 	stored := map[int64][]string{}
 	for rows.Next() {
 		var id int64
-		var mark, why string
-		if err := rows.Scan(&id, &mark, &why); err != nil {
+		var mark, why, at string
+		if err := rows.Scan(&id, &mark, &why, &at); err != nil {
 			rows.Close()
 			return fmt.Errorf("read marks to verify: %w", err)
 		}
-		stored[id] = append(stored[id], markText(asEncoded(mark), asEncoded(why)))
+		stored[id] = append(stored[id], markText(asEncoded(mark), asEncoded(why), asEncoded(at)))
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -46,7 +46,9 @@ func (v verifier) verifyMarks(ctx context.Context, ce contactEntries, rep *canar
 			chain := r.at.Chain
 			var recorded []string
 			for _, m := range ce.marks[id][chain] {
-				recorded = append(recorded, markText(m.Mark, m.Why))
+				// A mark and its entry are written in one transaction,
+				// at one time.
+				recorded = append(recorded, markText(m.Mark, m.Why, fmtTime(m.at.At)))
 			}
 			have := stored[id]
 			rep.Rows += len(have)
@@ -67,9 +69,9 @@ func (v verifier) verifyMarks(ctx context.Context, ce contactEntries, rep *canar
 	return nil
 }
 
-func markText(mark, why string) string {
+func markText(mark, why, at string) string {
 	if why == "" {
-		return mark
+		return mark + " at " + at
 	}
-	return mark + " (" + why + ")"
+	return mark + " (" + why + ") at " + at
 }

@@ -29,27 +29,30 @@ type matchEntry struct {
 }
 
 // verifyMatches compares the match rows of the verified chains'
-// investigations with the entries that recorded them. (A match's excerpt
-// is not in its entry, so only its token, how and partial are checked.)
+// investigations with the entries that recorded them: token, how and
+// partial one by one, and the excerpts through the hash of them that
+// newer entries hold.
 func (v verifier) verifyMatches(ctx context.Context, chains map[string][]canary.AuditEntry, ce contactEntries, rep *canary.VerifyReport) error {
-	rows, err := v.tx.QueryContext(ctx, `SELECT m.contact_id, m.token_id, m.how, m.partial, i.name
+	rows, err := v.tx.QueryContext(ctx, `SELECT m.contact_id, m.token_id, m.how, m.partial, m.excerpt, i.name
 		FROM matches m JOIN tokens t ON t.id = m.token_id JOIN investigations i ON i.id = t.investigation_id
 		ORDER BY m.contact_id, m.token_id, m.how`)
 	if err != nil {
 		return fmt.Errorf("read matches to verify: %w", err)
 	}
 	defer rows.Close()
+	excerpts := map[matchKey]string{}
 	for rows.Next() {
 		var k matchKey
 		var partial bool
-		var inv string
-		if err := rows.Scan(&k.contact, &k.token, &k.how, &partial, &inv); err != nil {
+		var excerpt, inv string
+		if err := rows.Scan(&k.contact, &k.token, &k.how, &partial, &excerpt, &inv); err != nil {
 			return fmt.Errorf("read matches to verify: %w", err)
 		}
 		if _, ok := chains[canary.InvestigationChain(inv)]; !ok {
 			continue
 		}
 		k.how = asEncoded(k.how)
+		excerpts[k] = excerpt
 		rep.Rows++
 		what := fmt.Sprintf("%s's match of token %d (%s)", contactName(k.contact), k.token, k.how)
 		e, ok := ce.matches[k]
@@ -67,6 +70,7 @@ func (v verifier) verifyMatches(ctx context.Context, chains map[string][]canary.
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read matches to verify: %w", err)
 	}
+	verifyExcerpts(ce.excerpts, excerpts, rep)
 	var gone []matchKey
 	for k, e := range ce.matches {
 		if !e.seen {
@@ -82,4 +86,27 @@ func (v verifier) verifyMatches(ctx context.Context, chains map[string][]canary.
 			Detail: fmt.Sprintf("%s's match of token %d (%s) was recorded but is no longer in the database", contactName(k.contact), k.token, k.how)})
 	}
 	return nil
+}
+
+// verifyExcerpts checks each entry's excerpts hash against the excerpts
+// held. An entry one of whose matches is gone is left to the missing-row
+// report.
+func verifyExcerpts(entries []excerptsEntry, held map[matchKey]string, rep *canary.VerifyReport) {
+	for _, x := range entries {
+		if len(x.keys) == 0 {
+			continue
+		}
+		list := make([]string, 0, len(x.keys))
+		for _, k := range x.keys {
+			if e, ok := held[k]; ok {
+				list = append(list, e)
+			}
+		}
+		if len(list) < len(x.keys) || excerptsHash(list) == x.sha {
+			continue
+		}
+		id := x.keys[0].contact
+		rep.Problems = append(rep.Problems, canary.Problem{Chain: x.at.Chain, Seq: x.at.Seq, Object: contactName(id), Kind: "changed row",
+			Detail: fmt.Sprintf("%s's match excerpts are not those its entry hashed: what a report quotes as the sender's words was changed", contactName(id))})
+	}
 }

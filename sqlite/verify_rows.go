@@ -37,6 +37,15 @@ type contactEntries struct {
 	received map[int64][]receivedEntry
 	matches  map[matchKey]matchEntry
 	marks    map[int64]map[string][]markEntry // by contact, then chain, in order
+	excerpts []excerptsEntry
+}
+
+// excerptsEntry is a "matches made" entry that hashed its matches'
+// excerpts (entries written since December 2026).
+type excerptsEntry struct {
+	at   canary.AuditEntry
+	keys []matchKey // in the entry's order
+	sha  string
 }
 
 type receivedEntry struct {
@@ -70,12 +79,22 @@ func readContactEntries(chains map[string][]canary.AuditEntry, rep *canary.Verif
 				ce.received[id] = append(ce.received[id], receivedEntry{e, d})
 				continue
 			case "matches made":
-				var d struct{ Matches []recordedMatch }
+				var d struct {
+					ExcerptsSHA256 *string `json:"excerpts_sha256"`
+					Matches        []recordedMatch
+				}
 				if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
 					bad(e, err)
 					continue
 				}
 				ms = d.Matches
+				if d.ExcerptsSHA256 != nil {
+					x := excerptsEntry{at: e, sha: *d.ExcerptsSHA256}
+					for _, m := range ms {
+						x.keys = append(x.keys, matchKey{id, m.Token, m.How})
+					}
+					ce.excerpts = append(ce.excerpts, x)
+				}
 			case "contact marked":
 				m := markEntry{at: e}
 				if err := json.Unmarshal([]byte(e.Detail), &m); err != nil {

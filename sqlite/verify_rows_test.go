@@ -58,7 +58,7 @@ func TestVerifyComparesRowsWithChain(t *testing.T) {
 		}, "unrecorded row", "no \"contact received\" entry", ""},
 		{"mark slipped in", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
 			mustExec(t, raw, `INSERT INTO marks (contact_id, mark, why, marked_at) VALUES (?, 'ignore', '', '2026-10-05T00:00:00.000000000Z')`, f.contact)
-		}, "unrecorded row", `["ignore"] in the database, [] in the chain`, chain},
+		}, "unrecorded row", `["ignore at 2026-10-05T00:00:00.000000000Z"] in the database, [] in the chain`, chain},
 		{"mark changed", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
 			if err := f.db.MarkContact(t.Context(), f.contact, "scam", "quotes the order"); err != nil {
 				t.Fatal(err)
@@ -72,7 +72,18 @@ func TestVerifyComparesRowsWithChain(t *testing.T) {
 			}
 			dropTrigger(t, raw, "marks_no_delete")
 			mustExec(t, raw, `DELETE FROM marks WHERE contact_id = ?`, f.contact)
-		}, "missing row", `[] in the database, ["scam"] in the chain`, chain},
+		}, "missing row", `[] in the database, ["scam at `, chain},
+		{"mark's time changed", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			if err := f.db.MarkContact(t.Context(), f.contact, "ignore", "test mail"); err != nil {
+				t.Fatal(err)
+			}
+			dropTrigger(t, raw, "marks_no_update")
+			mustExec(t, raw, `UPDATE marks SET marked_at = '2026-01-01T00:00:00.000000000Z' WHERE contact_id = ?`, f.contact)
+		}, "changed row", `["ignore (test mail) at 2026-01-01T00:00:00.000000000Z"] in the database`, chain},
+		{"match excerpt changed", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "matches_no_update")
+			mustExec(t, raw, `UPDATE matches SET excerpt = 'words the sender never wrote' WHERE contact_id = ?`, f.contact)
+		}, "changed row", "match excerpts are not those its entry hashed", chain},
 		{"match made partial", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
 			dropTrigger(t, raw, "matches_no_update")
 			mustExec(t, raw, `UPDATE matches SET partial = 1 WHERE contact_id = ?`, f.contact)
@@ -115,13 +126,10 @@ func TestVerifyComparesRowsWithChain(t *testing.T) {
 	}
 }
 
-// Verify reads the entries as every version wrote them: a database from
-// before "matches made" (one "match made" entry per match) and before
-// receipt hashes verifies clean, and a change to its rows is still found.
-func TestVerifyReadsOlderEntries(t *testing.T) {
-	f := newEvidenceFixture(t)
-	raw := rawDB(t, f.db)
-	// Rewrite the chain as the older versions wrote it, relinking it.
+// rewriteChain rewrites the investigation's chain entry by entry with
+// edit, relinking it, as an older version would have written it.
+func rewriteChain(t *testing.T, f *evidenceFixture, raw *sql.DB, edit func(e *canary.AuditEntry)) {
+	t.Helper()
 	dropTrigger(t, raw, "audit_log_no_update")
 	log, err := f.db.AuditLog(t.Context(), canary.InvestigationChain(invName))
 	if err != nil {
@@ -129,22 +137,37 @@ func TestVerifyReadsOlderEntries(t *testing.T) {
 	}
 	prev := canary.GenesisHash
 	for _, e := range log {
-		switch e.Action {
-		case "contact received":
-			e.Detail = strings.Replace(e.Detail, `"receipt_sha256":`, `"receipt_sha256_unknown":`, 1)
-		case "matches made":
-			inner := strings.TrimSuffix(strings.TrimPrefix(e.Detail, `{"matches":[`), `]}`)
-			if strings.Contains(inner, "},{") {
-				t.Fatalf("fixture has several matches: %s", e.Detail)
-			}
-			e.Action, e.Detail = "match made", inner
-		}
+		edit(&e)
 		e.PrevHash = prev
 		e.Hash = e.ComputeHash()
 		prev = e.Hash
 		mustExec(t, raw, `UPDATE audit_log SET action = ?, detail = ?, prev_hash = ?, hash = ? WHERE chain = ? AND seq = ?`,
 			e.Action, e.Detail, e.PrevHash, e.Hash, e.Chain, e.Seq)
 	}
+}
+
+// Verify reads the entries as every version wrote them: a database from
+// before "matches made" (one "match made" entry per match) and before
+// receipt hashes verifies clean, and a change to its rows is still found.
+func TestVerifyReadsOlderEntries(t *testing.T) {
+	f := newEvidenceFixture(t)
+	raw := rawDB(t, f.db)
+	rewriteChain(t, f, raw, func(e *canary.AuditEntry) {
+		switch e.Action {
+		case "contact received":
+			e.Detail = strings.Replace(e.Detail, `"receipt_sha256":`, `"receipt_sha256_unknown":`, 1)
+		case "matches made":
+			_, rest, ok := strings.Cut(e.Detail, `"matches":[`)
+			if !ok || !strings.HasPrefix(e.Detail, `{"excerpts_sha256":"`) {
+				t.Fatalf("matches made entry as written now: %s", e.Detail)
+			}
+			inner := strings.TrimSuffix(rest, `]}`)
+			if strings.Contains(inner, "},{") {
+				t.Fatalf("fixture has several matches: %s", e.Detail)
+			}
+			e.Action, e.Detail = "match made", inner
+		}
+	})
 	if rep := mustVerify(t, f.db, ""); !rep.OK {
 		t.Fatalf("older entries: %+v, want OK", rep.Problems)
 	}
@@ -153,6 +176,24 @@ func TestVerifyReadsOlderEntries(t *testing.T) {
 	rep := mustVerify(t, f.db, "")
 	if rep.OK || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0].Detail, "partial=true") {
 		t.Fatalf("after a change: %s, want the match's change found", fmt.Sprint(rep.Problems))
+	}
+}
+
+// "matches made" entries from before their excerpts were hashed verify
+// clean: their excerpts cannot be checked, and nothing says they changed.
+func TestVerifyReadsMatchesWithoutExcerptHash(t *testing.T) {
+	f := newEvidenceFixture(t)
+	raw := rawDB(t, f.db)
+	rewriteChain(t, f, raw, func(e *canary.AuditEntry) {
+		if e.Action == "matches made" {
+			_, rest, _ := strings.Cut(e.Detail, `",`)
+			e.Detail = "{" + rest
+		}
+	})
+	dropTrigger(t, raw, "matches_no_update")
+	mustExec(t, raw, `UPDATE matches SET excerpt = 'unchecked' WHERE contact_id = ?`, f.contact)
+	if rep := mustVerify(t, f.db, ""); !rep.OK {
+		t.Fatalf("entries without an excerpt hash: %+v, want OK", rep.Problems)
 	}
 }
 
