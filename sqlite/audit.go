@@ -115,30 +115,33 @@ func (v verifier) verify(ctx context.Context, investigation string) (*canary.Ver
 			return nil, err
 		}
 	}
-	read := map[string][]canary.AuditEntry{}
+	// Rows are read back only against chains whose links all hold: a
+	// broken chain is already reported, and what it says cannot be relied
+	// on. Each chain is read once, as a stream: contact entries are kept
+	// only as the little that rows are compared with, so memory grows with
+	// what the entries say, not with the whole log.
+	read := map[string][]canary.AuditEntry{} // set-up entries, by chain
+	var said []*contactEntries
 	for _, chain := range chains {
-		entries, err := auditLog(ctx, v.tx, chain)
+		c, err := v.readChain(ctx, chain)
 		if err != nil {
 			return nil, err
 		}
-
-		if len(entries) > 0 {
+		if c.entries > 0 {
 			rep.Chains++
 		}
-		rep.Entries += len(entries)
-		if p := verifyChain(chain, entries); p != nil {
-			rep.Problems = append(rep.Problems, *p)
+		rep.Entries += c.entries
+		if c.broken != nil {
+			rep.Problems = append(rep.Problems, *c.broken)
 			continue
 		}
-		// Rows are read back only against chains whose links all hold: a
-		// broken chain is already reported, and what it says cannot be
-		// relied on.
-		read[chain] = entries
+		read[chain] = c.setup
+		said = append(said, c.contacts)
 	}
 	if err := v.verifyObjects(ctx, rep); err != nil {
 		return nil, err
 	}
-	if err := v.verifyContacts(ctx, read, investigation == "" && len(read) == len(chains), rep); err != nil {
+	if err := v.verifyContacts(ctx, read, mergeContactEntries(said), investigation == "" && len(read) == len(chains), rep); err != nil {
 		return nil, err
 	}
 	if err := v.verifySetup(ctx, read, rep); err != nil {
@@ -153,23 +156,72 @@ func (v verifier) verify(ctx context.Context, investigation string) (*canary.Ver
 	return rep, nil
 }
 
-// verifyChain returns the first broken link, naming it, or nil.
-func verifyChain(chain string, entries []canary.AuditEntry) *canary.Problem {
+// short is the start of a hash, enough to tell it in a report (a forged
+// one may be shorter).
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// chainRead is what one pass over a chain found.
+type chainRead struct {
+	entries  int
+	broken   *canary.Problem // the first broken link, or nil
+	setup    []canary.AuditEntry
+	contacts *contactEntries
+}
+
+// readChain checks a chain's links in order and sorts what its entries
+// say into set-up entries, kept whole (there are a few per order), and
+// contact entries, read at once into what verifyContacts compares.
+func (v verifier) readChain(ctx context.Context, chain string) (chainRead, error) {
+	rows, err := v.tx.QueryContext(ctx, `SELECT seq, at, action, subject, detail, prev_hash, hash
+		FROM audit_log WHERE chain = ? ORDER BY seq`, chain)
+	if err != nil {
+		return chainRead{}, fmt.Errorf("read audit log: %w", err)
+	}
+	defer rows.Close()
+	c := chainRead{contacts: newContactEntries(chain)}
 	prev := canary.GenesisHash
-	for i, e := range entries {
-		if e.Seq != int64(i+1) {
-			return &canary.Problem{Chain: chain, Seq: e.Seq, Kind: "broken link",
-				Detail: fmt.Sprintf("entry %d is missing: the chain jumps to %d", i+1, e.Seq)}
+	for rows.Next() {
+		e := canary.AuditEntry{Chain: chain}
+		var at sql.NullString
+		if err := rows.Scan(&e.Seq, &at, &e.Action, &e.Subject, &e.Detail, &e.PrevHash, &e.Hash); err != nil {
+			return chainRead{}, fmt.Errorf("read audit entry: %w", err)
 		}
-		if e.PrevHash != prev {
-			return &canary.Problem{Chain: chain, Seq: e.Seq, Kind: "broken link",
-				Detail: fmt.Sprintf("entry %d does not point at entry %d's hash", e.Seq, e.Seq-1)}
+		e.At = parseTime(at)
+		c.entries++
+		if c.broken != nil {
+			continue // counted, not read
 		}
-		if got := e.ComputeHash(); got != e.Hash {
-			return &canary.Problem{Chain: chain, Seq: e.Seq, Kind: "bad hash",
-				Detail: fmt.Sprintf("entry %d (%s %s) was changed: its content hashes to %s, recorded %s", e.Seq, e.Action, e.Subject, got[:12], e.Hash[:12])}
+		if c.broken = checkLink(e, c.entries, prev); c.broken != nil {
+			c.setup, c.contacts = nil, nil
+			continue
 		}
 		prev = e.Hash
+		if !c.contacts.add(e) {
+			c.setup = append(c.setup, e)
+		}
+	}
+	return c, rows.Err()
+}
+
+// checkLink checks that e is the n-th entry of its chain, points at the
+// hash before it and still hashes to its own; it names the break, or nil.
+func checkLink(e canary.AuditEntry, n int, prev string) *canary.Problem {
+	switch {
+	case e.Seq != int64(n):
+		return &canary.Problem{Chain: e.Chain, Seq: e.Seq, Kind: "broken link",
+			Detail: fmt.Sprintf("entry %d is missing: the chain jumps to %d", n, e.Seq)}
+	case e.PrevHash != prev:
+		return &canary.Problem{Chain: e.Chain, Seq: e.Seq, Kind: "broken link",
+			Detail: fmt.Sprintf("entry %d does not point at entry %d's hash", e.Seq, e.Seq-1)}
+	}
+	if got := e.ComputeHash(); got != e.Hash {
+		return &canary.Problem{Chain: e.Chain, Seq: e.Seq, Kind: "bad hash",
+			Detail: fmt.Sprintf("entry %d (%s %s) was changed: its content hashes to %s, recorded %s", e.Seq, e.Action, e.Subject, short(got), short(e.Hash))}
 	}
 	return nil
 }
@@ -191,29 +243,21 @@ func (v verifier) chains(ctx context.Context) ([]string, error) {
 	return out, rows.Err()
 }
 
-// verifyObjects re-hashes raw objects one at a time, so memory stays at the
-// size of the largest object rather than the whole store.
+// verifyObjects re-hashes raw objects one at a time, as a stream, so
+// memory stays at the size of the largest object rather than the store.
 func (v verifier) verifyObjects(ctx context.Context, rep *canary.VerifyReport) error {
-	rows, err := v.tx.QueryContext(ctx, `SELECT sha256 FROM raw_objects ORDER BY sha256`)
+	rows, err := v.tx.QueryContext(ctx, `SELECT sha256, bytes, size, purged_at FROM raw_objects ORDER BY sha256`)
 	if err != nil {
 		return fmt.Errorf("list raw objects: %w", err)
 	}
-	var names []string
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return fmt.Errorf("list raw objects: %w", err)
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	for _, name := range names {
+		var name string
 		var b []byte
 		var size int64
 		var purged sql.NullString
-		if err := v.tx.QueryRowContext(ctx, `SELECT bytes, size, purged_at FROM raw_objects WHERE sha256 = ?`, name).Scan(&b, &size, &purged); err != nil {
-			return fmt.Errorf("read raw object %s: %w", name, err)
+		if err := rows.Scan(&name, &b, &size, &purged); err != nil {
+			rows.Close()
+			return fmt.Errorf("read raw object: %w", err)
 		}
 		rep.Objects++
 		if purged.Valid {
@@ -225,6 +269,10 @@ func (v verifier) verifyObjects(ctx context.Context, rep *canary.VerifyReport) e
 			rep.Problems = append(rep.Problems, canary.Problem{Object: name, Kind: "changed object",
 				Detail: fmt.Sprintf("raw object %s now hashes to %s (%d bytes, recorded %d)", name, got, len(b), size)})
 		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read raw objects: %w", err)
 	}
 	// Contacts and order attachments both point at raw objects.
 	missing, err := v.tx.QueryContext(ctx, `SELECT 'contact ' || c.id, c.raw_sha256 FROM contacts c

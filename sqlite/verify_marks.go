@@ -11,13 +11,14 @@ import (
 // markEntry is a "contact marked" entry: a person's judgement, which can
 // take a contact out of the evidence ("ignore") or make it first-party.
 type markEntry struct {
-	at        canary.AuditEntry
+	at        entryRef
+	time      string // the entry's, as written
 	Mark, Why string
 }
 
 // verifyMarks compares each contact's marks, in order, with the "contact
 // marked" entries of every verified chain that recorded the contact.
-func (v verifier) verifyMarks(ctx context.Context, ce contactEntries, rep *canary.VerifyReport) error {
+func (v verifier) verifyMarks(ctx context.Context, ce *contactEntries, rep *canary.VerifyReport) error {
 	rows, err := v.tx.QueryContext(ctx, `SELECT contact_id, mark, why, marked_at FROM marks ORDER BY contact_id, id`)
 	if err != nil {
 		return fmt.Errorf("read marks to verify: %w", err)
@@ -48,7 +49,7 @@ func (v verifier) verifyMarks(ctx context.Context, ce contactEntries, rep *canar
 			for _, m := range ce.marks[id][chain] {
 				// A mark and its entry are written in one transaction,
 				// at one time.
-				recorded = append(recorded, markText(m.Mark, m.Why, fmtTime(m.at.At)))
+				recorded = append(recorded, markText(m.Mark, m.Why, m.time))
 			}
 			have := stored[id]
 			rep.Rows += len(have)

@@ -23,7 +23,7 @@ type matchKey struct {
 }
 
 type matchEntry struct {
-	at      canary.AuditEntry
+	at      entryRef
 	partial bool
 	seen    bool
 }
@@ -32,7 +32,7 @@ type matchEntry struct {
 // investigations with the entries that recorded them: token, how and
 // partial one by one, and the excerpts through the hash of them that
 // newer entries hold.
-func (v verifier) verifyMatches(ctx context.Context, chains map[string][]canary.AuditEntry, ce contactEntries, rep *canary.VerifyReport) error {
+func (v verifier) verifyMatches(ctx context.Context, chains map[string][]canary.AuditEntry, ce *contactEntries, rep *canary.VerifyReport) error {
 	rows, err := v.tx.QueryContext(ctx, `SELECT m.contact_id, m.token_id, m.how, m.partial, m.excerpt, i.name
 		FROM matches m JOIN tokens t ON t.id = m.token_id JOIN investigations i ON i.id = t.investigation_id
 		ORDER BY m.contact_id, m.token_id, m.how`)
@@ -40,7 +40,9 @@ func (v verifier) verifyMatches(ctx context.Context, chains map[string][]canary.
 		return fmt.Errorf("read matches to verify: %w", err)
 	}
 	defer rows.Close()
-	excerpts := map[matchKey]string{}
+	// A contact's match rows come together: its excerpts are checked when
+	// the next contact's begin, and only one contact's are held.
+	excerpts, current := map[matchKey]string{}, int64(-1)
 	for rows.Next() {
 		var k matchKey
 		var partial bool
@@ -52,6 +54,11 @@ func (v verifier) verifyMatches(ctx context.Context, chains map[string][]canary.
 			continue
 		}
 		k.how = asEncoded(k.how)
+		if k.contact != current {
+			verifyExcerpts(ce.excerpts[current], excerpts, rep)
+			clear(excerpts)
+			current = k.contact
+		}
 		excerpts[k] = excerpt
 		rep.Rows++
 		what := fmt.Sprintf("%s's match of token %d (%s)", contactName(k.contact), k.token, k.how)
@@ -70,7 +77,7 @@ func (v verifier) verifyMatches(ctx context.Context, chains map[string][]canary.
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read matches to verify: %w", err)
 	}
-	verifyExcerpts(ce.excerpts, excerpts, rep)
+	verifyExcerpts(ce.excerpts[current], excerpts, rep)
 	var gone []matchKey
 	for k, e := range ce.matches {
 		if !e.seen {

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,96 +33,159 @@ type recordedContact struct {
 	Unissued             json.RawMessage `json:"unissued"`
 }
 
-// contactEntries is what the verified chains say of contacts.
+// contactEntries is what verified chains say of contacts: only what rows
+// are compared with, and where each was said.
 type contactEntries struct {
-	received map[int64][]receivedEntry
-	matches  map[matchKey]matchEntry
-	marks    map[int64]map[string][]markEntry // by contact, then chain, in order
-	excerpts []excerptsEntry
+	chain      string
+	received   map[int64][]receivedEntry
+	matches    map[matchKey]matchEntry
+	marks      map[int64]map[string][]markEntry // by contact, then chain, in order
+	excerpts   map[int64][]excerptsEntry        // by contact
+	unreadable []canary.Problem
+	hows       map[string]string // one copy of each "how", for a million matches
+}
+
+// entryRef names an entry in a report.
+type entryRef struct {
+	Chain string
+	Seq   int64
+}
+
+func refOf(e canary.AuditEntry) entryRef { return entryRef{e.Chain, e.Seq} }
+
+type receivedEntry struct {
+	at     entryRef
+	detail recordedContact
 }
 
 // excerptsEntry is a "matches made" entry that hashed its matches'
 // excerpts (entries written since December 2026).
 type excerptsEntry struct {
-	at   canary.AuditEntry
+	at   entryRef
 	keys []matchKey // in the entry's order
 	sha  string
 }
 
-type receivedEntry struct {
-	at     canary.AuditEntry
-	detail recordedContact
+func newContactEntries(chain string) *contactEntries {
+	return &contactEntries{chain: chain, received: map[int64][]receivedEntry{}, matches: map[matchKey]matchEntry{},
+		marks: map[int64]map[string][]markEntry{}, excerpts: map[int64][]excerptsEntry{}, hows: map[string]string{}}
 }
 
-// readContactEntries gathers the contact entries of chains. An entry whose
-// detail cannot be read is itself a problem: it was hashed as written, so
-// only a bug or a forger could have made it so.
-func readContactEntries(chains map[string][]canary.AuditEntry, rep *canary.VerifyReport) contactEntries {
-	ce := contactEntries{received: map[int64][]receivedEntry{}, matches: map[matchKey]matchEntry{}, marks: map[int64]map[string][]markEntry{}}
-	bad := func(e canary.AuditEntry, err error) {
-		rep.Problems = append(rep.Problems, canary.Problem{Chain: e.Chain, Seq: e.Seq, Object: e.Subject, Kind: "unreadable entry",
-			Detail: fmt.Sprintf("%q entry for %s: %v", e.Action, e.Subject, err)})
+// add reads e if it is a contact entry and reports whether it was. An
+// entry whose detail cannot be read is itself a problem: it was hashed as
+// written, so only a bug or a forger could have made it so.
+func (ce *contactEntries) add(e canary.AuditEntry) bool {
+	switch e.Action {
+	case "contact received", "matches made", "contact marked", "match made":
+	default:
+		return false
 	}
-	for _, chain := range slices.Sorted(maps.Keys(chains)) { // problems in a stable order
-		for _, e := range chains[chain] {
-			id, ok := contactSubject(e.Subject)
-			if !ok {
-				continue
-			}
-			var ms []recordedMatch
-			switch e.Action {
-			case "contact received":
-				var d recordedContact
-				if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
-					bad(e, err)
-					continue
-				}
-				ce.received[id] = append(ce.received[id], receivedEntry{e, d})
-				continue
-			case "matches made":
-				var d struct {
-					ExcerptsSHA256 *string `json:"excerpts_sha256"`
-					Matches        []recordedMatch
-				}
-				if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
-					bad(e, err)
-					continue
-				}
-				ms = d.Matches
-				if d.ExcerptsSHA256 != nil {
-					x := excerptsEntry{at: e, sha: *d.ExcerptsSHA256}
-					for _, m := range ms {
-						x.keys = append(x.keys, matchKey{id, m.Token, m.How})
-					}
-					ce.excerpts = append(ce.excerpts, x)
-				}
-			case "contact marked":
-				m := markEntry{at: e}
-				if err := json.Unmarshal([]byte(e.Detail), &m); err != nil {
-					bad(e, err)
-					continue
-				}
-				if ce.marks[id] == nil {
-					ce.marks[id] = map[string][]markEntry{}
-				}
-				ce.marks[id][e.Chain] = append(ce.marks[id][e.Chain], m)
-				continue
-			case "match made":
-				var m recordedMatch
-				if err := json.Unmarshal([]byte(e.Detail), &m); err != nil {
-					bad(e, err)
-					continue
-				}
-				ms = []recordedMatch{m}
-			default:
-				continue
-			}
+	id, ok := contactSubject(e.Subject)
+	if !ok {
+		return false
+	}
+	bad := func(err error) bool {
+		ce.unreadable = append(ce.unreadable, canary.Problem{Chain: e.Chain, Seq: e.Seq, Object: e.Subject, Kind: "unreadable entry",
+			Detail: fmt.Sprintf("%q entry for %s: %v", e.Action, e.Subject, err)})
+		return true
+	}
+	var ms []recordedMatch
+	switch e.Action {
+	case "contact received":
+		var d recordedContact
+		if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
+			return bad(err)
+		}
+		ce.received[id] = append(ce.received[id], receivedEntry{refOf(e), d})
+		return true
+	case "contact marked":
+		m := markEntry{at: refOf(e), time: fmtTime(e.At)}
+		if err := json.Unmarshal([]byte(e.Detail), &m); err != nil {
+			return bad(err)
+		}
+		if ce.marks[id] == nil {
+			ce.marks[id] = map[string][]markEntry{}
+		}
+		ce.marks[id][e.Chain] = append(ce.marks[id][e.Chain], m)
+		return true
+	case "matches made":
+		var d struct {
+			ExcerptsSHA256 *string `json:"excerpts_sha256"`
+			Matches        []recordedMatch
+		}
+		if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
+			return bad(err)
+		}
+		ms = d.Matches
+		if d.ExcerptsSHA256 != nil && len(ms) > 0 {
+			x := excerptsEntry{at: refOf(e), sha: *d.ExcerptsSHA256}
 			for _, m := range ms {
-				ce.matches[matchKey{id, m.Token, m.How}] = matchEntry{at: e, partial: m.Partial}
+				x.keys = append(x.keys, matchKey{id, m.Token, ce.how(m.How)})
 			}
+			ce.excerpts[id] = append(ce.excerpts[id], x)
+		}
+	case "match made":
+		var m recordedMatch
+		if err := json.Unmarshal([]byte(e.Detail), &m); err != nil {
+			return bad(err)
+		}
+		ms = []recordedMatch{m}
+	}
+	for _, m := range ms {
+		ce.matches[matchKey{id, m.Token, ce.how(m.How)}] = matchEntry{at: refOf(e), partial: m.Partial}
+	}
+	return true
+}
+
+func (ce *contactEntries) how(h string) string {
+	if c, ok := ce.hows[h]; ok {
+		return c
+	}
+	ce.hows[h] = h
+	return h
+}
+
+// mergeContactEntries joins what each verified chain said into the one
+// that said most (most contacts sit in one investigation's chain), with
+// every list in the order of the chains' names, so problems are reported
+// in a stable order.
+func mergeContactEntries(said []*contactEntries) *contactEntries {
+	if len(said) == 0 {
+		return newContactEntries("")
+	}
+	slices.SortFunc(said, func(a, b *contactEntries) int { return strings.Compare(a.chain, b.chain) })
+	all := slices.MaxFunc(said, func(a, b *contactEntries) int { return cmp.Compare(len(a.matches), len(b.matches)) })
+	var unreadable []canary.Problem
+	for _, ce := range said {
+		unreadable = append(unreadable, ce.unreadable...)
+		if ce == all {
+			continue
+		}
+		for id, rs := range ce.received {
+			all.received[id] = append(all.received[id], rs...)
+		}
+		maps.Copy(all.matches, ce.matches)
+		for id, byChain := range ce.marks {
+			if all.marks[id] == nil {
+				all.marks[id] = map[string][]markEntry{}
+			}
+			maps.Copy(all.marks[id], byChain)
+		}
+		for id, xs := range ce.excerpts {
+			all.excerpts[id] = append(all.excerpts[id], xs...)
 		}
 	}
-	return ce
+	if len(said) > 1 {
+		byChain := func(a, b entryRef) int { return strings.Compare(a.Chain, b.Chain) }
+		for _, rs := range all.received {
+			slices.SortStableFunc(rs, func(a, b receivedEntry) int { return byChain(a.at, b.at) })
+		}
+		for _, xs := range all.excerpts {
+			slices.SortStableFunc(xs, func(a, b excerptsEntry) int { return byChain(a.at, b.at) })
+		}
+	}
+	all.unreadable = unreadable
+	return all
 }
 
 func contactSubject(s string) (int64, bool) {
@@ -137,8 +201,8 @@ func contactSubject(s string) (int64, bool) {
 // chains. everyChain says chains are all there are: only then is a row
 // with no entry at all a problem, since a partial verify does not read
 // the chains of other investigations.
-func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary.AuditEntry, everyChain bool, rep *canary.VerifyReport) error {
-	ce := readContactEntries(chains, rep)
+func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary.AuditEntry, ce *contactEntries, everyChain bool, rep *canary.VerifyReport) error {
+	rep.Problems = append(rep.Problems, ce.unreadable...)
 	rows, err := v.tx.QueryContext(ctx, `SELECT c.id, c.channel, c.received_at, c.received_text, c.source, c.raw_sha256,
 		c.unissued_json, c.auth_json, c.auth_domains_json, coalesce(r.size, -1), c.from_text, c.to_json, c.subject, c.problems_json
 		FROM contacts c LEFT JOIN raw_objects r ON r.sha256 = c.raw_sha256 ORDER BY c.id`)
