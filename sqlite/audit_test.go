@@ -145,6 +145,11 @@ func TestVerifyFindsTampering(t *testing.T) {
 			dropTrigger(t, raw, "audit_log_no_update")
 			mustExec(t, raw, `UPDATE audit_log SET subject = 'party ShopZ' WHERE chain = 'shared' AND seq = 2`)
 		}, "bad hash", canary.SharedChain, 2, false, ""},
+		{"hash cut short", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			// Reported, not a crash of the report.
+			dropTrigger(t, raw, "audit_log_no_update")
+			mustExec(t, raw, `UPDATE audit_log SET hash = 'x' WHERE chain = ? AND seq = 4`, chain)
+		}, "bad hash", chain, 4, false, "recorded x"},
 		{"rehashed entry", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
 			// The attacker recomputes the changed entry's hash: the next link breaks.
 			dropTrigger(t, raw, "audit_log_no_update")
