@@ -117,11 +117,11 @@ func (v verifier) verify(ctx context.Context, investigation string) (*canary.Ver
 	}
 	// Rows are read back only against chains whose links all hold: a
 	// broken chain is already reported, and what it says cannot be relied
-	// on. Each chain is read once, as a stream: contact entries are kept
-	// only as the little that rows are compared with, so memory grows with
-	// what the entries say, not with the whole log.
+	// on. So links are checked first, in one pass that keeps only the
+	// set-up entries (a few per order); contact entries are read again in
+	// a second pass, joined with the rows one contact at a time, so memory
+	// does not grow with the number of contacts.
 	read := map[string][]canary.AuditEntry{} // set-up entries, by chain
-	var said []*contactEntries
 	for _, chain := range chains {
 		c, err := v.readChain(ctx, chain)
 		if err != nil {
@@ -136,12 +136,11 @@ func (v verifier) verify(ctx context.Context, investigation string) (*canary.Ver
 			continue
 		}
 		read[chain] = c.setup
-		said = append(said, c.contacts)
 	}
 	if err := v.verifyObjects(ctx, rep); err != nil {
 		return nil, err
 	}
-	if err := v.verifyContacts(ctx, read, mergeContactEntries(said), investigation == "" && len(read) == len(chains), rep); err != nil {
+	if err := v.verifyContacts(ctx, read, investigation == "" && len(read) == len(chains), rep); err != nil {
 		return nil, err
 	}
 	if err := v.verifySetup(ctx, read, rep); err != nil {
@@ -167,15 +166,13 @@ func short(h string) string {
 
 // chainRead is what one pass over a chain found.
 type chainRead struct {
-	entries  int
-	broken   *canary.Problem // the first broken link, or nil
-	setup    []canary.AuditEntry
-	contacts *contactEntries
+	entries int
+	broken  *canary.Problem // the first broken link, or nil
+	setup   []canary.AuditEntry
 }
 
-// readChain checks a chain's links in order and sorts what its entries
-// say into set-up entries, kept whole (there are a few per order), and
-// contact entries, read at once into what verifyContacts compares.
+// readChain checks a chain's links in order and keeps its set-up entries;
+// contact entries are left for verifyContacts.
 func (v verifier) readChain(ctx context.Context, chain string) (chainRead, error) {
 	rows, err := v.tx.QueryContext(ctx, `SELECT seq, at, action, subject, detail, prev_hash, hash
 		FROM audit_log WHERE chain = ? ORDER BY seq`, chain)
@@ -183,7 +180,7 @@ func (v verifier) readChain(ctx context.Context, chain string) (chainRead, error
 		return chainRead{}, fmt.Errorf("read audit log: %w", err)
 	}
 	defer rows.Close()
-	c := chainRead{contacts: newContactEntries(chain)}
+	var c chainRead
 	prev := canary.GenesisHash
 	for rows.Next() {
 		e := canary.AuditEntry{Chain: chain}
@@ -197,11 +194,11 @@ func (v verifier) readChain(ctx context.Context, chain string) (chainRead, error
 			continue // counted, not read
 		}
 		if c.broken = checkLink(e, c.entries, prev); c.broken != nil {
-			c.setup, c.contacts = nil, nil
+			c.setup = nil
 			continue
 		}
 		prev = e.Hash
-		if !c.contacts.add(e) {
+		if _, ok := contactEntryOf(e.Action, e.Subject); !ok {
 			c.setup = append(c.setup, e)
 		}
 	}

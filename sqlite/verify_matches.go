@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"slices"
 
@@ -28,56 +27,38 @@ type matchEntry struct {
 	seen    bool
 }
 
-// verifyMatches compares the match rows of the verified chains'
+// matchRow is a match as the matches table holds it.
+type matchRow struct {
+	key          matchKey
+	partial      bool
+	excerpt, inv string
+}
+
+// checkMatches compares a contact's match rows in the verified chains'
 // investigations with the entries that recorded them: token, how and
 // partial one by one, and the excerpts through the hash of them that
 // newer entries hold.
-func (v verifier) verifyMatches(ctx context.Context, chains map[string][]canary.AuditEntry, ce *contactEntries, rep *canary.VerifyReport) error {
-	rows, err := v.tx.QueryContext(ctx, `SELECT m.contact_id, m.token_id, m.how, m.partial, m.excerpt, i.name
-		FROM matches m JOIN tokens t ON t.id = m.token_id JOIN investigations i ON i.id = t.investigation_id
-		ORDER BY m.contact_id, m.token_id, m.how`)
-	if err != nil {
-		return fmt.Errorf("read matches to verify: %w", err)
-	}
-	defer rows.Close()
-	// A contact's match rows come together: its excerpts are checked when
-	// the next contact's begin, and only one contact's are held.
-	excerpts, current := map[matchKey]string{}, int64(-1)
-	for rows.Next() {
-		var k matchKey
-		var partial bool
-		var excerpt, inv string
-		if err := rows.Scan(&k.contact, &k.token, &k.how, &partial, &excerpt, &inv); err != nil {
-			return fmt.Errorf("read matches to verify: %w", err)
-		}
-		if _, ok := chains[canary.InvestigationChain(inv)]; !ok {
-			continue
-		}
-		k.how = asEncoded(k.how)
-		if k.contact != current {
-			verifyExcerpts(ce.excerpts[current], excerpts, rep)
-			clear(excerpts)
-			current = k.contact
-		}
-		excerpts[k] = excerpt
+func checkMatches(id int64, rows []matchRow, ce *contactEntries, rep *canary.VerifyReport) {
+	excerpts := make(map[matchKey]string, len(rows))
+	for _, r := range rows {
+		k := r.key
 		rep.Rows++
-		what := fmt.Sprintf("%s's match of token %d (%s)", contactName(k.contact), k.token, k.how)
+		excerpts[k] = r.excerpt
+		what := fmt.Sprintf("%s's match of token %d (%s)", contactName(id), k.token, k.how)
 		e, ok := ce.matches[k]
 		switch {
 		case !ok:
-			rep.Problems = append(rep.Problems, canary.Problem{Chain: canary.InvestigationChain(inv), Object: contactName(k.contact), Kind: "unrecorded row",
+			rep.Problems = append(rep.Problems, canary.Problem{Chain: canary.InvestigationChain(r.inv), Object: contactName(id), Kind: "unrecorded row",
 				Detail: what + " is in no entry of its investigation's chain"})
-		case e.partial != partial:
-			rep.Problems = append(rep.Problems, canary.Problem{Chain: e.at.Chain, Seq: e.at.Seq, Object: contactName(k.contact), Kind: "changed row",
-				Detail: fmt.Sprintf("%s is partial=%t in the database, %t in its entry", what, partial, e.partial)})
+			continue
+		case e.partial != r.partial:
+			rep.Problems = append(rep.Problems, canary.Problem{Chain: e.at.Chain, Seq: e.at.Seq, Object: contactName(id), Kind: "changed row",
+				Detail: fmt.Sprintf("%s is partial=%t in the database, %t in its entry", what, r.partial, e.partial)})
 		}
 		e.seen = true
 		ce.matches[k] = e
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read matches to verify: %w", err)
-	}
-	verifyExcerpts(ce.excerpts[current], excerpts, rep)
+	verifyExcerpts(ce.excerpts, excerpts, rep)
 	var gone []matchKey
 	for k, e := range ce.matches {
 		if !e.seen {
@@ -85,14 +66,13 @@ func (v verifier) verifyMatches(ctx context.Context, chains map[string][]canary.
 		}
 	}
 	slices.SortFunc(gone, func(a, b matchKey) int {
-		return cmp.Or(cmp.Compare(a.contact, b.contact), cmp.Compare(a.token, b.token), cmp.Compare(a.how, b.how))
+		return cmp.Or(cmp.Compare(a.token, b.token), cmp.Compare(a.how, b.how))
 	})
 	for _, k := range gone {
 		e := ce.matches[k]
-		rep.Problems = append(rep.Problems, canary.Problem{Chain: e.at.Chain, Seq: e.at.Seq, Object: contactName(k.contact), Kind: "missing row",
-			Detail: fmt.Sprintf("%s's match of token %d (%s) was recorded but is no longer in the database", contactName(k.contact), k.token, k.how)})
+		rep.Problems = append(rep.Problems, canary.Problem{Chain: e.at.Chain, Seq: e.at.Seq, Object: contactName(id), Kind: "missing row",
+			Detail: fmt.Sprintf("%s's match of token %d (%s) was recorded but is no longer in the database", contactName(id), k.token, k.how)})
 	}
-	return nil
 }
 
 // verifyExcerpts checks each entry's excerpts hash against the excerpts

@@ -1,0 +1,184 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/leaktrace/leaktrace/canary"
+)
+
+// verifyContacts reads every contact, match and mark back against the
+// entries of the verified chains that recorded them. The rows and the
+// entries are read as four streams sorted by contact and joined one
+// contact at a time, so a store of a million contacts is verified in the
+// memory of one.
+func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary.AuditEntry, everyChain bool, rep *canary.VerifyReport) error {
+	contacts, err := openStream(ctx, v.tx, "contacts", `SELECT c.id, c.channel, c.received_at, c.received_text, c.source, c.raw_sha256,
+		c.unissued_json, c.auth_json, c.auth_domains_json, coalesce(r.size, -1), c.from_text, c.to_json, c.subject, c.problems_json
+		FROM contacts c LEFT JOIN raw_objects r ON r.sha256 = c.raw_sha256 ORDER BY c.id`,
+		func(rows *sql.Rows) (c contactRow, id int64, err error) {
+			err = rows.Scan(&c.id, &c.channel, &c.at, &c.asWritten, &c.source, &c.sha, &c.unissued, &c.auth, &c.authDomains,
+				&c.size, &c.from, &c.to, &c.subject, &c.problems)
+			return c, c.id, err
+		})
+	if err != nil {
+		return err
+	}
+	defer contacts.close()
+	matches, err := openStream(ctx, v.tx, "matches", `SELECT m.contact_id, m.token_id, m.how, m.partial, m.excerpt, i.name
+		FROM matches m JOIN tokens t ON t.id = m.token_id JOIN investigations i ON i.id = t.investigation_id
+		ORDER BY m.contact_id, m.token_id, m.how`,
+		func(rows *sql.Rows) (m matchRow, id int64, err error) {
+			err = rows.Scan(&m.key.contact, &m.key.token, &m.key.how, &m.partial, &m.excerpt, &m.inv)
+			m.key.how = asEncoded(m.key.how)
+			return m, m.key.contact, err
+		})
+	if err != nil {
+		return err
+	}
+	defer matches.close()
+	marks, err := openStream(ctx, v.tx, "marks", `SELECT contact_id, mark, why, marked_at FROM marks ORDER BY contact_id, id`,
+		func(rows *sql.Rows) (text string, id int64, err error) {
+			var mark, why, at string
+			err = rows.Scan(&id, &mark, &why, &at)
+			return markText(asEncoded(mark), asEncoded(why), asEncoded(at)), id, err
+		})
+	if err != nil {
+		return err
+	}
+	defer marks.close()
+	// SQLite sorts the entries by contact (spilling to a temporary file
+	// past its cache); entries of one contact stay in chain and seq order.
+	entries, err := openStream(ctx, v.tx, "contact entries", `SELECT chain, seq, at, action, subject, detail FROM audit_log
+		WHERE action IN ('contact received', 'matches made', 'match made', 'contact marked') AND subject GLOB 'contact *'
+		ORDER BY CAST(substr(subject, 9) AS INTEGER), chain, seq`,
+		func(rows *sql.Rows) (e canary.AuditEntry, id int64, err error) {
+			var at sql.NullString
+			if err = rows.Scan(&e.Chain, &e.Seq, &at, &e.Action, &e.Subject, &e.Detail); err != nil {
+				return e, 0, err
+			}
+			e.At = parseTime(at)
+			id, ok := contactEntryOf(e.Action, e.Subject)
+			if !ok {
+				id = -1 // "contact 1x": speaks of no contact, as set-up entries do not
+			}
+			return e, id, nil
+		})
+	if err != nil {
+		return err
+	}
+	defer entries.close()
+
+	ce := newContactEntries()
+	var rowBuf []contactRow
+	var matchBuf []matchRow
+	var markBuf []string
+	var entryBuf []canary.AuditEntry
+	for {
+		id, ok := lowest(contacts.head, matches.head, marks.head, entries.head)
+		if !ok {
+			break
+		}
+		ce.reset()
+		for _, e := range entries.take(id, entryBuf[:0]) {
+			if _, verified := chains[e.Chain]; verified && id >= 0 {
+				ce.add(id, e, rep)
+			}
+		}
+		rowBuf = contacts.take(id, rowBuf[:0])
+		markBuf = marks.take(id, markBuf[:0])
+		matchBuf = matches.take(id, matchBuf[:0])
+		if id < 0 {
+			continue
+		}
+		var row *contactRow
+		if len(rowBuf) > 0 {
+			row = &rowBuf[0]
+		}
+		checkContact(id, row, ce, everyChain, rep)
+		checkMarks(id, markBuf, ce, rep)
+		n := 0
+		for _, m := range matchBuf {
+			if _, verified := chains[canary.InvestigationChain(m.inv)]; verified {
+				matchBuf[n] = m
+				n++
+			}
+		}
+		checkMatches(id, matchBuf[:n], ce, rep)
+	}
+	for _, s := range []interface{ error() error }{contacts, matches, marks, entries} {
+		if err := s.error(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stream is a query's rows read one ahead, each with the contact it
+// speaks of.
+type stream[T any] struct {
+	what string
+	rows *sql.Rows
+	scan func(*sql.Rows) (T, int64, error)
+	cur  T
+	id   int64
+	ok   bool
+	err  error
+}
+
+func openStream[T any](ctx context.Context, q snapshot, what, query string, scan func(*sql.Rows) (T, int64, error)) (*stream[T], error) {
+	rows, err := q.QueryContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("read %s to verify: %w", what, err)
+	}
+	s := &stream[T]{what: what, rows: rows, scan: scan}
+	s.next()
+	return s, nil
+}
+
+func (s *stream[T]) next() {
+	if s.err != nil || !s.rows.Next() {
+		s.ok = false
+		return
+	}
+	s.cur, s.id, s.err = s.scan(s.rows)
+	s.ok = s.err == nil
+}
+
+// head is the contact the next row speaks of, if there is a next row.
+func (s *stream[T]) head() (int64, bool) { return s.id, s.ok }
+
+// take appends to buf every row, from here on, of contact id.
+func (s *stream[T]) take(id int64, buf []T) []T {
+	for s.ok && s.id == id {
+		buf = append(buf, s.cur)
+		s.next()
+	}
+	return buf
+}
+
+func (s *stream[T]) error() error {
+	err := s.err
+	if err == nil {
+		err = s.rows.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("read %s to verify: %w", s.what, err)
+	}
+	return nil
+}
+
+func (s *stream[T]) close() { s.rows.Close() }
+
+// lowest is the lowest contact the streams' next rows speak of.
+func lowest(heads ...func() (int64, bool)) (int64, bool) {
+	var min int64
+	found := false
+	for _, h := range heads {
+		if id, ok := h(); ok && (!found || id < min) {
+			min, found = id, true
+		}
+	}
+	return min, found
+}
