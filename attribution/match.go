@@ -41,6 +41,7 @@ type Matcher struct {
 	tokens     []*canary.Token
 	byID       map[int64]*canary.Token
 	emails     map[string][]*canary.Token
+	idn        bool // an email token is at an international domain
 	phones     map[string][]*canary.Token
 	names      *phraseIndex
 	greetings  map[string][]*canary.Token
@@ -76,6 +77,7 @@ func NewMatcher(u *canary.Universe) *Matcher {
 		case canary.TokenEmail:
 			k := canary.AddressKey(t.Key)
 			m.emails[k] = append(m.emails[k], t)
+			m.idn = m.idn || strings.Contains(k, "xn--")
 		case canary.TokenPhone:
 			m.phones[t.Key] = append(m.phones[t.Key], t)
 		case canary.TokenName:
@@ -257,6 +259,26 @@ var (
 	emailIDNRE = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[\pL\pN\pM\-]+(?:\.[\pL\pN\pM\-]+)+`)
 )
 
+// idnAfterAt reports whether a domain after an '@' in s has a letter that
+// is not ASCII.
+func idnAfterAt(s string) bool {
+	for i := strings.IndexByte(s, '@'); i >= 0; {
+		j := i + 1
+		for j < len(s) && (s[j] == '.' || s[j] == '-' || 'a' <= s[j]|0x20 && s[j]|0x20 <= 'z' || '0' <= s[j] && s[j] <= '9') {
+			j++
+		}
+		if j < len(s) && s[j] >= 0x80 {
+			return true
+		}
+		k := strings.IndexByte(s[j:], '@')
+		if k < 0 {
+			break
+		}
+		i = j + k
+	}
+	return false
+}
+
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
@@ -278,11 +300,12 @@ func (m *Matcher) text(c *collector, t Text) {
 			m.email(c, a, t.How, false)
 		}
 		// Folding takes the marks off an international domain
-		// ("bücher.vn" reads "bucher.vn"), so those are read unfolded.
-		if !isASCII(t.Text) {
+		// ("bücher.vn" reads "bucher.vn"), so those are read unfolded,
+		// where one was issued at and the text writes one.
+		if m.idn && idnAfterAt(t.Text) {
 			for _, a := range emailIDNRE.FindAllString(t.Text, -1) {
-				if !isASCII(a) {
-					m.email(c, a, t.How, false)
+				if local, domain, ok := strings.Cut(a, "@"); ok && !isASCII(domain) {
+					m.email(c, local+"@"+canary.QuotedDomain(domain), t.How, false)
 				}
 			}
 		}

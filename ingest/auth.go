@@ -186,9 +186,12 @@ func (a *Authenticator) Check(ctx context.Context, raw []byte, env *Envelope, ip
 		if _, d, ok := strings.Cut(sender, "@"); !ok || d == "" {
 			s.Identity, sender = "helo", "postmaster@"+env.Helo
 		}
-		_, s.Domain, _ = strings.Cut(sender, "@")
-		s.Domain = strings.ToLower(s.Domain)
-		r, err := spf.CheckHostWithSender(ip, env.Helo, sender, spf.WithResolver(rr), spf.WithContext(ctx))
+		// DNS is asked in the ASCII form of a name; an SMTPUTF8 sender may
+		// have written "bücher.vn".
+		local, domain, _ := strings.Cut(sender, "@")
+		s.Domain = canary.DomainKey(domain)
+		sender = local + "@" + s.Domain
+		r, err := spf.CheckHostWithSender(ip, canary.DomainKey(env.Helo), sender, spf.WithResolver(rr), spf.WithContext(ctx))
 		s.Result = string(r)
 		if err != nil && r != spf.Pass {
 			s.Error = err.Error()
@@ -211,8 +214,8 @@ func (a *Authenticator) Check(ctx context.Context, raw []byte, env *Envelope, ip
 func (r *AuthResult) authenticated() []string {
 	out := []string{}
 	for _, d := range r.DKIM {
-		if d.Result == "pass" && !d.PartialBody && d.Domain != "" && !slices.Contains(out, d.Domain) {
-			out = append(out, d.Domain)
+		if k := canary.DomainKey(d.Domain); d.Result == "pass" && !d.PartialBody && k != "" && !slices.Contains(out, k) {
+			out = append(out, k)
 		}
 	}
 	if s := r.SPF; s != nil && s.Result == string(spf.Pass) && s.Identity == "mailfrom" && aligned(s.Domain, r.FromDomain) && !slices.Contains(out, s.Domain) {

@@ -189,7 +189,7 @@ func (in *Ingester) record(ctx context.Context, c *canary.Contact, raw []byte, o
 
 func contains(list []string, v string) bool {
 	for _, s := range list {
-		if strings.EqualFold(s, v) {
+		if canary.AddressKey(s) == canary.AddressKey(v) {
 			return true
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	gomail "github.com/emersion/go-message/mail"
+
+	"github.com/leaktrace/leaktrace/canary"
 )
 
 // mimeField is one header field, unfolded, its value still as written.
@@ -320,19 +322,40 @@ var angleAddrRE = regexp.MustCompile(`<[^<>]*>`)
 // that encoded words and quoting around an address are not taken into it,
 // and it is ASCII only: canary addresses are, and the letters of a script
 // written without spaces ("请联系abc@x.com") would otherwise join them.
-var addrSpecRE = regexp.MustCompile(`[A-Za-z0-9._%+\-!#$&'*^~]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*`)
+// addrSpecIDNRE is addrSpecRE for text that is not all ASCII, where a
+// domain may be an international one ("bücher.vn"); canary.QuotedDomain
+// then parts it from letters of a script written without spaces.
+var (
+	addrSpecRE    = regexp.MustCompile(`[A-Za-z0-9._%+\-!#$&'*^~]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*`)
+	addrSpecIDNRE = regexp.MustCompile(`[A-Za-z0-9._%+\-!#$&'*^~]+@[\pL\pN](?:[\pL\pN\pM\-]*[\pL\pN\pM])?(?:\.[\pL\pN](?:[\pL\pN\pM\-]*[\pL\pN\pM])?)*`)
+)
 
 func scanAddrSpecs(s string) []string {
+	s = validText(s)
+	re := addrSpecRE
+	if !isASCII(s) {
+		re = addrSpecIDNRE
+	}
 	var l addrList
-	for _, a := range addrSpecRE.FindAllString(validText(s), -1) {
+	for _, a := range re.FindAllString(s, -1) {
 		at := strings.LastIndexByte(a, '@')
 		local := strings.Trim(a[:at], ".'")
-		if local == "" {
+		domain := canary.QuotedDomain(a[at+1:])
+		if local == "" || domain == "" {
 			continue
 		}
-		l.add(strings.ToLower(local + a[at:]))
+		l.add(strings.ToLower(local + "@" + domain))
 	}
 	return l.list
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 var receivedForRE = regexp.MustCompile(`(?i)\bfor\s+<?\s*([^\s<>;()"]+@[^\s<>;()"]+)`)

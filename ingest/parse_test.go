@@ -205,6 +205,18 @@ func TestParseMessage(t *testing.T) {
 			noProblems:  true,
 		},
 		{
+			// A Bcc'd or catch-all copy: only Received names the canary
+			// address, at an international domain; and an unreadable To
+			// keeps the whole of one.
+			name: "international domain in Received and an unreadable To",
+			raw: parseCRLF("Received: from a by mx.example for <An.Vo.x3n8pqa@Bücher.vn>; Mon, 13 May 2024 16:20:11 +0000\n" +
+				"To: \"Vo, An\" <an.vo.x3n8pqa@bücher.vn>, broken <<\n" +
+				"From: x@example.com\n\nbody\n"),
+			to:          []string{"an.vo.x3n8pqa@bücher.vn"},
+			receivedFor: []string{"an.vo.x3n8pqa@bücher.vn"},
+			texts:       []string{"body"},
+		},
+		{
 			name:     "broken To header",
 			raw:      parseFixture(t, "malformed-to.eml"),
 			fromAddr: "no-reply@thongbao.example",

@@ -162,10 +162,40 @@ func (tx *Tx) addSender(ctx context.Context, p *canary.Party, kind, value string
 	if value == "" {
 		return canary.Invalidf("party %s: empty %s", p.Name, kind)
 	}
+	if kind == "domain" {
+		same, err := tx.heldAs(ctx, value, canary.DomainKey, `SELECT value FROM party_senders WHERE kind = 'domain'`)
+		if err != nil {
+			return err
+		}
+		if same != "" && same != value {
+			return fmt.Errorf("party %s: domain %s (another party lists it, written %s): %w", p.Name, value, same, canary.ErrConflict)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO party_senders (party_id, kind, value) VALUES (?, ?, ?)`, p.ID, kind, value); err != nil {
 		return mapErr(err, fmt.Sprintf("party %s: %s %s (another party lists it)", p.Name, kind, value))
 	}
 	return nil
+}
+
+// heldAs returns the name, among those query lists, that is the same mail
+// domain as key, or "". A database from before names were kept in their
+// ASCII form may hold the Unicode form of it; the lists are short.
+func (tx *Tx) heldAs(ctx context.Context, key string, keyOf func(string) string, query string, args ...any) (string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return "", fmt.Errorf("read mail domains: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return "", fmt.Errorf("read mail domains: %w", err)
+		}
+		if keyOf(name) == key {
+			return name, nil
+		}
+	}
+	return "", rows.Err()
 }
 
 func (tx *Tx) party(ctx context.Context, name string) (*canary.Party, error) {
@@ -272,6 +302,15 @@ func (d *DB) AddDomain(ctx context.Context, dom *canary.Domain) error {
 		return err
 	}
 	defer tx.Rollback()
+	key := canary.DomainKey
+	if dom.Plus {
+		key = canary.AddressKey
+	}
+	if same, err := tx.heldAs(ctx, dom.Name, key, `SELECT name FROM domains WHERE plus = ?`, dom.Plus); err != nil {
+		return err
+	} else if same != "" {
+		return fmt.Errorf("add domain %s: it is already a canary domain, written %s: %w", dom.Name, same, canary.ErrConflict)
+	}
 	dom.AddedAt = tx.now
 	if _, err := tx.ExecContext(ctx, `INSERT INTO domains (name, plus, added_at) VALUES (?, ?, ?)`, dom.Name, dom.Plus, fmtTime(dom.AddedAt)); err != nil {
 		return mapErr(err, "add domain "+dom.Name)

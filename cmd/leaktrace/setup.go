@@ -164,7 +164,7 @@ func domainCommand(e *env) *cli.Command {
 				if c.Bool("json") {
 					return writeJSON(e.stdout, map[string]any{"domain": d.Name, "plus": d.Plus})
 				}
-				if strings.Contains(d.Name, "xn--") && !strings.Contains(strings.ToLower(name), "xn--") {
+				if d.Name != strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), ".")) {
 					fmt.Fprintf(e.stdout, "canary domain %s added: %s, kept in the ASCII form senders and checkout forms accept\n", d.Name, name)
 					return nil
 				}
