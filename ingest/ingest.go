@@ -72,8 +72,14 @@ func (in *Ingester) Email(ctx context.Context, raw []byte, source string, env *E
 	add(canary.HowHeader, msg.Cc...)
 	add(canary.HowHeader, msg.Bcc...)
 	add(canary.HowHeader, msg.ReplyTo...)
+	// A set, not a scan of the list: a header can name thousands.
+	listed := make(map[string]bool, len(c.To))
+	for _, a := range c.To {
+		listed[canary.AddressKey(a)] = true
+	}
 	for _, a := range append(append(append(msg.To, msg.DeliveredTo...), msg.XOriginalTo...), msg.Cc...) {
-		if !contains(c.To, a) {
+		if k := canary.AddressKey(a); !listed[k] {
+			listed[k] = true
 			c.To = append(c.To, a)
 		}
 	}
@@ -187,11 +193,3 @@ func (in *Ingester) record(ctx context.Context, c *canary.Contact, raw []byte, o
 	return &Recorded{Contact: c, Duplicate: dup}, nil
 }
 
-func contains(list []string, v string) bool {
-	for _, s := range list {
-		if canary.AddressKey(s) == canary.AddressKey(v) {
-			return true
-		}
-	}
-	return false
-}
