@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/leaktrace/leaktrace/canary"
 )
@@ -121,7 +123,11 @@ func (v verifier) verify(ctx context.Context, investigation string) (*canary.Ver
 	// set-up entries (a few per order); contact entries are read again in
 	// a second pass, joined with the rows one contact at a time, so memory
 	// does not grow with the number of contacts.
+	if err := v.verifyEntryTypes(ctx, rep); err != nil {
+		return nil, err
+	}
 	read := map[string][]canary.AuditEntry{} // set-up entries, by chain
+	contactEntries := map[string]int{}
 	for _, chain := range chains {
 		c, err := v.readChain(ctx, chain)
 		if err != nil {
@@ -136,11 +142,12 @@ func (v verifier) verify(ctx context.Context, investigation string) (*canary.Ver
 			continue
 		}
 		read[chain] = c.setup
+		contactEntries[chain] = c.contactEntries
 	}
 	if err := v.verifyObjects(ctx, rep); err != nil {
 		return nil, err
 	}
-	if err := v.verifyContacts(ctx, read, investigation == "" && len(read) == len(chains), rep); err != nil {
+	if err := v.verifyContacts(ctx, read, contactEntries, investigation == "" && len(read) == len(chains), rep); err != nil {
 		return nil, err
 	}
 	if err := v.verifySetup(ctx, read, rep); err != nil {
@@ -166,16 +173,19 @@ func short(h string) string {
 
 // chainRead is what one pass over a chain found.
 type chainRead struct {
-	entries int
-	broken  *canary.Problem // the first broken link, or nil
-	setup   []canary.AuditEntry
+	entries        int
+	broken         *canary.Problem // the first broken link, or nil
+	setup          []canary.AuditEntry
+	contactEntries int // left for verifyContacts, which counts them again
 }
 
 // readChain checks a chain's links in order and keeps its set-up entries;
 // contact entries are left for verifyContacts.
 func (v verifier) readChain(ctx context.Context, chain string) (chainRead, error) {
-	rows, err := v.tx.QueryContext(ctx, `SELECT seq, at, action, subject, detail, prev_hash, hash
-		FROM audit_log WHERE chain = ? ORDER BY seq`, chain)
+	// A NULL (which leaktrace never writes) reads as "" and then fails
+	// its hash, rather than ending the whole verify.
+	rows, err := v.tx.QueryContext(ctx, `SELECT coalesce(seq, 0), at, coalesce(action, ''), coalesce(subject, ''),
+		coalesce(detail, ''), coalesce(prev_hash, ''), coalesce(hash, '') FROM audit_log WHERE chain = ? ORDER BY seq`, chain)
 	if err != nil {
 		return chainRead{}, fmt.Errorf("read audit log: %w", err)
 	}
@@ -198,7 +208,9 @@ func (v verifier) readChain(ctx context.Context, chain string) (chainRead, error
 			continue
 		}
 		prev = e.Hash
-		if _, ok := contactEntryOf(e.Action, e.Subject); !ok {
+		if _, ok := contactEntryOf(e.Action, e.Subject); ok {
+			c.contactEntries++
+		} else {
 			c.setup = append(c.setup, e)
 		}
 	}
@@ -223,8 +235,41 @@ func checkLink(e canary.AuditEntry, n int, prev string) *canary.Problem {
 	return nil
 }
 
+// verifyEntryTypes reports entries with a value stored as another type than
+// leaktrace writes (a blob where text belongs, a NULL). SQLite compares
+// such a value unlike its text, so an entry could be hidden from one query
+// and not another while its hash still holds.
+func (v verifier) verifyEntryTypes(ctx context.Context, rep *canary.VerifyReport) error {
+	rows, err := v.tx.QueryContext(ctx, `SELECT coalesce(CAST(chain AS TEXT), ''), coalesce(CAST(seq AS TEXT), ''),
+		typeof(chain), typeof(seq), typeof(at), typeof(action), typeof(subject), typeof(detail), typeof(prev_hash), typeof(hash)
+		FROM audit_log WHERE typeof(chain) != 'text' OR typeof(seq) != 'integer' OR typeof(at) != 'text' OR typeof(action) != 'text'
+		OR typeof(subject) != 'text' OR typeof(detail) != 'text' OR typeof(prev_hash) != 'text' OR typeof(hash) != 'text'`)
+	if err != nil {
+		return fmt.Errorf("check audit entries' types: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var chain, seq string
+		var types [8]string
+		if err := rows.Scan(&chain, &seq, &types[0], &types[1], &types[2], &types[3], &types[4], &types[5], &types[6], &types[7]); err != nil {
+			return fmt.Errorf("check audit entries' types: %w", err)
+		}
+		var odd []string
+		for i, name := range []string{"chain", "seq", "at", "action", "subject", "detail", "prev_hash", "hash"} {
+			if want := map[bool]string{true: "integer", false: "text"}[name == "seq"]; types[i] != want {
+				odd = append(odd, fmt.Sprintf("%s is %s, not %s", name, types[i], want))
+			}
+		}
+		n, _ := strconv.ParseInt(seq, 10, 64)
+		rep.Problems = append(rep.Problems, canary.Problem{Chain: chain, Seq: n, Kind: "altered entry",
+			Detail: fmt.Sprintf("entry %s of chain %q is not stored as leaktrace writes entries (%s): it was written by other means", seq, chain, strings.Join(odd, ", "))})
+	}
+	return rows.Err()
+}
+
 func (v verifier) chains(ctx context.Context) ([]string, error) {
-	rows, err := v.tx.QueryContext(ctx, `SELECT DISTINCT chain FROM audit_log ORDER BY chain`)
+	// A chain name stored as a blob is reported by verifyEntryTypes.
+	rows, err := v.tx.QueryContext(ctx, `SELECT DISTINCT chain FROM audit_log WHERE typeof(chain) = 'text' ORDER BY chain`)
 	if err != nil {
 		return nil, fmt.Errorf("list chains: %w", err)
 	}

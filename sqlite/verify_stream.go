@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/leaktrace/leaktrace/canary"
 )
@@ -12,58 +15,74 @@ import (
 // entries of the verified chains that recorded them. The rows and the
 // entries are read as four streams sorted by contact and joined one
 // contact at a time, so a store of a million contacts is verified in the
-// memory of one.
-func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary.AuditEntry, everyChain bool, rep *canary.VerifyReport) error {
-	contacts, err := openStream(ctx, v.tx, "contacts", `SELECT c.id, c.channel, c.received_at, c.received_text, c.source, c.raw_sha256,
-		c.unissued_json, c.auth_json, c.auth_domains_json, coalesce(r.size, -1), c.from_text, c.to_json, c.subject, c.problems_json
-		FROM contacts c LEFT JOIN raw_objects r ON r.sha256 = c.raw_sha256 ORDER BY c.id`,
-		func(rows *sql.Rows) (c contactRow, id int64, err error) {
+// memory of one. counted is how many contact entries each verified chain
+// held when its links were checked: the join must take as many.
+func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary.AuditEntry, counted map[string]int, everyChain bool, rep *canary.VerifyReport) error {
+	// Columns leaktrace never leaves NULL read as "" (and then differ from
+	// their entries) rather than ending the verify.
+	contacts, err := openStream(ctx, v.tx, "contacts", `SELECT c.id, coalesce(c.channel, ''), coalesce(c.received_at, ''),
+		coalesce(c.received_text, ''), coalesce(c.source, ''), coalesce(c.raw_sha256, ''), coalesce(c.unissued_json, ''),
+		coalesce(c.auth_json, ''), coalesce(c.auth_domains_json, ''), coalesce(r.size, -1), coalesce(c.from_text, ''),
+		coalesce(c.to_json, ''), coalesce(c.subject, ''), coalesce(c.problems_json, '')
+		FROM contacts c LEFT JOIN raw_objects r ON r.sha256 = c.raw_sha256 ORDER BY c.id`, nil,
+		func(rows *sql.Rows) (c contactRow, id int64, ok bool, err error) {
 			err = rows.Scan(&c.id, &c.channel, &c.at, &c.asWritten, &c.source, &c.sha, &c.unissued, &c.auth, &c.authDomains,
 				&c.size, &c.from, &c.to, &c.subject, &c.problems)
-			return c, c.id, err
+			return c, c.id, true, err
 		})
 	if err != nil {
 		return err
 	}
 	defer contacts.close()
-	matches, err := openStream(ctx, v.tx, "matches", `SELECT m.contact_id, m.token_id, m.how, m.partial, m.excerpt, i.name
+	matches, err := openStream(ctx, v.tx, "matches", `SELECT m.contact_id, m.token_id, coalesce(m.how, ''), m.partial,
+		coalesce(m.excerpt, ''), i.name
 		FROM matches m JOIN tokens t ON t.id = m.token_id JOIN investigations i ON i.id = t.investigation_id
-		ORDER BY m.contact_id, m.token_id, m.how`,
-		func(rows *sql.Rows) (m matchRow, id int64, err error) {
+		ORDER BY m.contact_id, m.token_id, m.how`, nil,
+		func(rows *sql.Rows) (m matchRow, id int64, ok bool, err error) {
 			err = rows.Scan(&m.key.contact, &m.key.token, &m.key.how, &m.partial, &m.excerpt, &m.inv)
 			m.key.how = asEncoded(m.key.how)
-			return m, m.key.contact, err
+			return m, m.key.contact, true, err
 		})
 	if err != nil {
 		return err
 	}
 	defer matches.close()
-	marks, err := openStream(ctx, v.tx, "marks", `SELECT contact_id, mark, why, marked_at FROM marks ORDER BY contact_id, id`,
-		func(rows *sql.Rows) (text string, id int64, err error) {
+	marks, err := openStream(ctx, v.tx, "marks", `SELECT contact_id, coalesce(mark, ''), coalesce(why, ''), coalesce(marked_at, '')
+		FROM marks ORDER BY contact_id, id`, nil,
+		func(rows *sql.Rows) (text string, id int64, ok bool, err error) {
 			var mark, why, at string
 			err = rows.Scan(&id, &mark, &why, &at)
-			return markText(asEncoded(mark), asEncoded(why), asEncoded(at)), id, err
+			return markText(asEncoded(mark), asEncoded(why), asEncoded(at)), id, true, err
 		})
 	if err != nil {
 		return err
 	}
 	defer marks.close()
-	// SQLite sorts the entries by contact (spilling to a temporary file
-	// past its cache); entries of one contact stay in chain and seq order.
-	entries, err := openStream(ctx, v.tx, "contact entries", `SELECT chain, seq, at, action, subject, detail FROM audit_log
-		WHERE action IN ('contact received', 'matches made', 'match made', 'contact marked') AND subject GLOB 'contact *'
-		ORDER BY CAST(substr(subject, 9) AS INTEGER), chain, seq`,
-		func(rows *sql.Rows) (e canary.AuditEntry, id int64, err error) {
+	// Only the verified chains' entries, read as readChain read them (a
+	// blob where text belongs is reported by verifyEntryTypes, and counted
+	// below). SQLite sorts them by contact, spilling to a temporary file
+	// past its cache; entries of one contact stay in chain and seq order.
+	// Every subject Go reads as "contact N" sorts as N in SQL too; the
+	// others are dropped.
+	names := slices.Sorted(maps.Keys(chains))
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = n
+	}
+	entries, err := openStream(ctx, v.tx, "contact entries", `SELECT chain, seq, at, CAST(action AS TEXT), CAST(subject AS TEXT),
+		coalesce(detail, '') FROM audit_log
+		WHERE chain IN (''`+strings.Repeat(", ?", len(names))+`)
+		AND CAST(action AS TEXT) IN ('contact received', 'matches made', 'match made', 'contact marked')
+		AND CAST(subject AS TEXT) GLOB 'contact *'
+		ORDER BY CAST(substr(CAST(subject AS TEXT), 9) AS INTEGER), chain, seq`, args,
+		func(rows *sql.Rows) (e canary.AuditEntry, id int64, ok bool, err error) {
 			var at sql.NullString
 			if err = rows.Scan(&e.Chain, &e.Seq, &at, &e.Action, &e.Subject, &e.Detail); err != nil {
-				return e, 0, err
+				return e, 0, false, err
 			}
 			e.At = parseTime(at)
-			id, ok := contactEntryOf(e.Action, e.Subject)
-			if !ok {
-				id = -1 // "contact 1x": speaks of no contact, as set-up entries do not
-			}
-			return e, id, nil
+			id, ok = contactEntryOf(e.Action, e.Subject)
+			return e, id, ok, nil
 		})
 	if err != nil {
 		return err
@@ -71,6 +90,7 @@ func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary
 	defer entries.close()
 
 	ce := newContactEntries()
+	taken := map[string]int{}
 	var rowBuf []contactRow
 	var matchBuf []matchRow
 	var markBuf []string
@@ -82,16 +102,12 @@ func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary
 		}
 		ce.reset()
 		for _, e := range entries.take(id, entryBuf[:0]) {
-			if _, verified := chains[e.Chain]; verified && id >= 0 {
-				ce.add(id, e, rep)
-			}
+			taken[e.Chain]++
+			ce.add(id, e, rep)
 		}
 		rowBuf = contacts.take(id, rowBuf[:0])
 		markBuf = marks.take(id, markBuf[:0])
 		matchBuf = matches.take(id, matchBuf[:0])
-		if id < 0 {
-			continue
-		}
 		var row *contactRow
 		if len(rowBuf) > 0 {
 			row = &rowBuf[0]
@@ -112,6 +128,12 @@ func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary
 			return err
 		}
 	}
+	for _, chain := range names {
+		if counted[chain] != taken[chain] {
+			rep.Problems = append(rep.Problems, canary.Problem{Chain: chain, Kind: "altered entry",
+				Detail: fmt.Sprintf("%d contact entries were read checking the chain's links, %d comparing them with the rows: the log holds values stored in a form leaktrace does not write", counted[chain], taken[chain])})
+		}
+	}
 	return nil
 }
 
@@ -120,15 +142,15 @@ func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary
 type stream[T any] struct {
 	what string
 	rows *sql.Rows
-	scan func(*sql.Rows) (T, int64, error)
+	scan func(*sql.Rows) (T, int64, bool, error)
 	cur  T
 	id   int64
 	ok   bool
 	err  error
 }
 
-func openStream[T any](ctx context.Context, q snapshot, what, query string, scan func(*sql.Rows) (T, int64, error)) (*stream[T], error) {
-	rows, err := q.QueryContext(ctx, query)
+func openStream[T any](ctx context.Context, q snapshot, what, query string, args []any, scan func(*sql.Rows) (T, int64, bool, error)) (*stream[T], error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read %s to verify: %w", what, err)
 	}
@@ -137,13 +159,20 @@ func openStream[T any](ctx context.Context, q snapshot, what, query string, scan
 	return s, nil
 }
 
+// next reads the next row that speaks of a contact (scan says which do).
 func (s *stream[T]) next() {
-	if s.err != nil || !s.rows.Next() {
-		s.ok = false
-		return
+	for {
+		if s.err != nil || !s.rows.Next() {
+			s.ok = false
+			return
+		}
+		var keep bool
+		s.cur, s.id, keep, s.err = s.scan(s.rows)
+		if s.err != nil || keep {
+			s.ok = s.err == nil
+			return
+		}
 	}
-	s.cur, s.id, s.err = s.scan(s.rows)
-	s.ok = s.err == nil
 }
 
 // head is the contact the next row speaks of, if there is a next row.

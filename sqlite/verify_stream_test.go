@@ -2,7 +2,9 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,5 +91,85 @@ func TestVerifyUnreadableEntry(t *testing.T) {
 		if p.Kind == "unreadable entry" && !strings.Contains(p.Detail, "contact received") {
 			t.Fatalf("unreadable entry %+v does not name its action", p)
 		}
+	}
+}
+
+// appendEntry adds a correctly linked entry at the end of the chain, as
+// someone holding the database file could.
+func appendEntry(t *testing.T, f *evidenceFixture, raw *sql.DB, action, subject, detail string) {
+	t.Helper()
+	log, err := f.db.AuditLog(t.Context(), canary.InvestigationChain(invName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := log[len(log)-1]
+	e := canary.AuditEntry{Chain: last.Chain, Seq: last.Seq + 1, At: last.At, Action: action, Subject: subject, Detail: detail, PrevHash: last.Hash}
+	e.Hash = e.ComputeHash()
+	mustExec(t, raw, `INSERT INTO audit_log (chain, seq, at, action, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Chain, e.Seq, e.At.UTC().Format("2006-01-02T15:04:05.000000000Z"), e.Action, e.Subject, e.Detail, e.PrevHash, e.Hash)
+}
+
+// Ways to hide an entry or a row from the join that a helper's review
+// found in its first version, each now reported.
+func TestVerifyStreamsCannotBeSplit(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, f *evidenceFixture, raw *sql.DB)
+		want   []string // kinds that must be among the problems
+	}{
+		{"entry's subject stored as a blob, contact deleted", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			dropTrigger(t, raw, "audit_log_no_update")
+			for _, tr := range []string{"contacts_no_delete", "matches_no_delete"} {
+				dropTrigger(t, raw, tr)
+			}
+			mustExec(t, raw, `PRAGMA foreign_keys = OFF`)
+			mustExec(t, raw, `UPDATE audit_log SET subject = CAST(subject AS BLOB) WHERE subject = ?`, "contact "+strconv.FormatInt(f.contact, 10))
+			mustExec(t, raw, `DELETE FROM matches WHERE contact_id = ?`, f.contact)
+			mustExec(t, raw, `DELETE FROM contacts WHERE id = ?`, f.contact)
+		}, []string{"altered entry", "missing row"}},
+		{"entry in a chain named by a blob", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			mustExec(t, raw, `INSERT INTO audit_log VALUES (CAST(? AS BLOB), 1, '2026-12-01T00:00:00.000000000Z', 'contact marked', ?, '{"mark":"first-party","why":"forged"}', 'junk', 'junk')`,
+				canary.InvestigationChain(invName), "contact "+strconv.FormatInt(f.contact, 10))
+			mustExec(t, raw, `INSERT INTO marks (contact_id, mark, why, marked_at) VALUES (?, 'first-party', 'forged', '2026-12-01T00:00:00.000000000Z')`, f.contact)
+		}, []string{"altered entry", "unrecorded row"}},
+		{"contact with a negative id", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			mustExec(t, raw, `INSERT INTO contacts (id, channel, received_at, source, raw_sha256, stored_at)
+				VALUES (-7, 'sms', '2026-10-05T00:00:00.000000000Z', 'forged', ?, '2026-10-05T00:00:00.000000000Z')`, f.rawSHA)
+		}, []string{"unrecorded row"}},
+		{"mark's time erased", func(t *testing.T, f *evidenceFixture, raw *sql.DB) {
+			if err := f.db.MarkContact(t.Context(), f.contact, "scam", ""); err != nil {
+				t.Fatal(err)
+			}
+			// A table rebuilt without NOT NULL: a report, not an error.
+			mustExec(t, raw, `CREATE TABLE marks_loose (id INTEGER PRIMARY KEY, contact_id INTEGER, mark TEXT, why TEXT, marked_at TEXT)`)
+			mustExec(t, raw, `INSERT INTO marks_loose SELECT * FROM marks`)
+			mustExec(t, raw, `DROP TABLE marks`)
+			mustExec(t, raw, `ALTER TABLE marks_loose RENAME TO marks`)
+			mustExec(t, raw, `UPDATE marks SET marked_at = NULL WHERE contact_id = ?`, f.contact)
+		}, []string{"changed row"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newEvidenceFixture(t)
+			raw := rawDB(t, f.db)
+			tc.tamper(t, f, raw)
+			rep := mustVerify(t, f.db, "")
+			got := strings.Join(kinds(rep), "; ")
+			for _, k := range tc.want {
+				if !strings.Contains(got, k) {
+					t.Fatalf("problems %q, want a %s", got, k)
+				}
+			}
+		})
+	}
+}
+
+// An entry whose subject only looks like a contact's ("contact 1 ") speaks
+// of none: it does not split that contact's rows from its entries.
+func TestVerifyOddSubjectIsNoContact(t *testing.T) {
+	f := newEvidenceFixture(t)
+	raw := rawDB(t, f.db)
+	appendEntry(t, f, raw, "contact marked", "contact "+strconv.FormatInt(f.contact, 10)+" ", `{"mark":"scam","why":""}`)
+	if rep := mustVerify(t, f.db, ""); !rep.OK {
+		t.Fatalf("odd subject: %+v, want OK", rep.Problems)
 	}
 }
