@@ -279,15 +279,6 @@ func idnAfterAt(s string) bool {
 	return false
 }
 
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
 func (m *Matcher) text(c *collector, t Text) {
 	if t.Text == "" {
 		return
@@ -304,7 +295,7 @@ func (m *Matcher) text(c *collector, t Text) {
 		// where one was issued at and the text writes one.
 		if m.idn && idnAfterAt(t.Text) {
 			for _, a := range emailIDNRE.FindAllString(t.Text, -1) {
-				if local, domain, ok := strings.Cut(a, "@"); ok && !isASCII(domain) {
+				if local, domain, ok := strings.Cut(a, "@"); ok && !norm.IsASCII(domain) {
 					m.email(c, local+"@"+canary.QuotedDomain(domain), t.How, false)
 				}
 			}

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+
+	"github.com/leaktrace/leaktrace/norm"
 )
 
 // DNS names are at most 253 bytes in their ASCII form, with labels of at
@@ -28,7 +30,7 @@ func DomainKey(name string) string {
 	// names would share a key; and its Punycode step slows sharply on
 	// labels longer than any real one, which a sender could write to make
 	// every message cost seconds.
-	if isASCII(name) || !utf8.ValidString(name) || !plausibleName(name) {
+	if norm.IsASCII(name) || !utf8.ValidString(name) || !plausibleName(name) {
 		return lower(name)
 	}
 	if a, err := idna.Lookup.ToASCII(name); err == nil {
@@ -36,7 +38,7 @@ func DomainKey(name string) string {
 	}
 	labels := strings.Split(name, ".")
 	for i, l := range labels {
-		if a, err := idna.Lookup.ToASCII(l); err == nil && !isASCII(l) {
+		if a, err := idna.Lookup.ToASCII(l); err == nil && !norm.IsASCII(l) {
 			labels[i] = a
 		} else {
 			labels[i] = lower(l)
@@ -66,7 +68,7 @@ func CheckDomainName(name string) error {
 	}
 	for l := range strings.SplitSeq(name, ".") {
 		// IDNA would re-encode such a label into another name.
-		if len(l) >= 4 && strings.EqualFold(l[:4], "xn--") && !isASCII(l) {
+		if len(l) >= 4 && strings.EqualFold(l[:4], "xn--") && !norm.IsASCII(l) {
 			return fmt.Errorf("label %q mixes the ASCII form (xn--) with letters that are not ASCII", l)
 		}
 	}
@@ -100,15 +102,6 @@ func plausibleName(name string) bool {
 	}
 	for l := range strings.SplitSeq(name, ".") {
 		if len(l) > maxLabelRunes && utf8.RuneCountInString(l) > maxLabelRunes {
-			return false
-		}
-	}
-	return true
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
 			return false
 		}
 	}

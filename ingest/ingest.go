@@ -192,4 +192,3 @@ func (in *Ingester) record(ctx context.Context, c *canary.Contact, raw []byte, o
 	}
 	return &Recorded{Contact: c, Duplicate: dup}, nil
 }
-

@@ -12,6 +12,7 @@ import (
 	gomail "github.com/emersion/go-message/mail"
 
 	"github.com/leaktrace/leaktrace/canary"
+	"github.com/leaktrace/leaktrace/norm"
 )
 
 // mimeField is one header field, unfolded, its value still as written.
@@ -333,7 +334,7 @@ var (
 func scanAddrSpecs(s string) []string {
 	s = validText(s)
 	re := addrSpecRE
-	if !isASCII(s) {
+	if !norm.IsASCII(s) {
 		re = addrSpecIDNRE
 	}
 	var l addrList
@@ -347,15 +348,6 @@ func scanAddrSpecs(s string) []string {
 		l.add(strings.ToLower(local + "@" + domain))
 	}
 	return l.list
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 var receivedForRE = regexp.MustCompile(`(?i)\bfor\s+<?\s*([^\s<>;()"]+@[^\s<>;()"]+)`)

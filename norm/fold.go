@@ -21,7 +21,7 @@ import (
 //	Fold("Trần Thị Đào") == "tran thi dao"
 //	Fold("ＬＩＮＨ") == "linh"
 func Fold(s string) string {
-	if ascii(s) {
+	if IsASCII(s) {
 		return foldASCII(s)
 	}
 	if f, ok := foldTabled(s); ok {
@@ -64,7 +64,9 @@ func foldFull(s string) string {
 	return unorm.NFC.String(b.String())
 }
 
-func ascii(s string) bool {
+// IsASCII reports whether s is all ASCII, where folding and IDNA change
+// nothing but case.
+func IsASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			return false
