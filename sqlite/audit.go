@@ -82,9 +82,19 @@ func auditLog(ctx context.Context, q querier, chain string) ([]canary.AuditEntry
 	return out, rows.Err()
 }
 
+// VerifyProgress is told how far verify has come: done of total entries
+// ("links"), raw objects ("objects") or contacts ("rows").
+type VerifyProgress func(stage string, done, total int64)
+
 // Verify re-checks every link of the audit chains (all of them, or the
 // shared chain and one investigation's) and re-hashes every raw object.
 func (d *DB) Verify(ctx context.Context, investigation string) (*canary.VerifyReport, error) {
+	return d.VerifyWithProgress(ctx, investigation, nil)
+}
+
+// VerifyWithProgress is Verify telling progress (which may be nil) how far
+// it has come, now and then.
+func (d *DB) VerifyWithProgress(ctx context.Context, investigation string, progress VerifyProgress) (*canary.VerifyReport, error) {
 	if investigation != "" {
 		if _, err := d.Investigation(ctx, investigation); err != nil {
 			return nil, err
@@ -97,11 +107,31 @@ func (d *DB) Verify(ctx context.Context, investigation string) (*canary.VerifyRe
 		return nil, fmt.Errorf("begin reading for verify: %w", err)
 	}
 	defer tx.Rollback()
-	return verifier{tx}.verify(ctx, investigation)
+	return verifier{tx: tx, progress: progress}.verify(ctx, investigation)
 }
 
 // verifier reads the whole store from one read transaction.
-type verifier struct{ tx snapshot }
+type verifier struct {
+	tx       snapshot
+	progress VerifyProgress
+}
+
+// meter returns what to call after each item of a stage of total items:
+// it tells v.progress every few thousand, and at the end.
+func (v verifier) meter(ctx context.Context, stage, countQuery string, args ...any) func() {
+	if v.progress == nil {
+		return func() {}
+	}
+	var total, done int64
+	_ = v.tx.QueryRowContext(ctx, countQuery, args...).Scan(&total) // only for the display
+	v.progress(stage, 0, total)
+	return func() {
+		done++
+		if done%4096 == 0 || done == total {
+			v.progress(stage, done, total)
+		}
+	}
+}
 
 type snapshot interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -128,8 +158,9 @@ func (v verifier) verify(ctx context.Context, investigation string) (*canary.Ver
 	}
 	read := map[string][]canary.AuditEntry{} // set-up entries, by chain
 	contactEntries := map[string]int{}
+	tick := v.meter(ctx, "links", `SELECT count(*) FROM audit_log WHERE chain IN (''`+strings.Repeat(", ?", len(chains))+`)`, anySlice(chains)...)
 	for _, chain := range chains {
-		c, err := v.readChain(ctx, chain)
+		c, err := v.readChain(ctx, chain, tick)
 		if err != nil {
 			return nil, err
 		}
@@ -162,6 +193,14 @@ func (v verifier) verify(ctx context.Context, investigation string) (*canary.Ver
 	return rep, nil
 }
 
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
 // short is the start of a hash, enough to tell it in a report (a forged
 // one may be shorter).
 func short(h string) string {
@@ -181,7 +220,7 @@ type chainRead struct {
 
 // readChain checks a chain's links in order and keeps its set-up entries;
 // contact entries are left for verifyContacts.
-func (v verifier) readChain(ctx context.Context, chain string) (chainRead, error) {
+func (v verifier) readChain(ctx context.Context, chain string, tick func()) (chainRead, error) {
 	// A NULL (which leaktrace never writes) reads as "" and then fails
 	// its hash, rather than ending the whole verify.
 	rows, err := v.tx.QueryContext(ctx, `SELECT coalesce(seq, 0), at, coalesce(action, ''), coalesce(subject, ''),
@@ -200,6 +239,7 @@ func (v verifier) readChain(ctx context.Context, chain string) (chainRead, error
 		}
 		e.At = parseTime(at)
 		c.entries++
+		tick()
 		if c.broken != nil {
 			continue // counted, not read
 		}
@@ -292,7 +332,9 @@ func (v verifier) verifyObjects(ctx context.Context, rep *canary.VerifyReport) e
 	if err != nil {
 		return fmt.Errorf("list raw objects: %w", err)
 	}
+	tick := v.meter(ctx, "objects", `SELECT count(*) FROM raw_objects`)
 	for rows.Next() {
+		tick()
 		var name string
 		var b []byte
 		var size int64

@@ -65,10 +65,7 @@ func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary
 	// Every subject Go reads as "contact N" sorts as N in SQL too; the
 	// others are dropped.
 	names := slices.Sorted(maps.Keys(chains))
-	args := make([]any, len(names))
-	for i, n := range names {
-		args[i] = n
-	}
+	args := anySlice(names)
 	entries, err := openStream(ctx, v.tx, "contact entries", `SELECT chain, seq, at, CAST(action AS TEXT), CAST(subject AS TEXT),
 		coalesce(detail, '') FROM audit_log
 		WHERE chain IN (''`+strings.Repeat(", ?", len(names))+`)
@@ -91,6 +88,7 @@ func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary
 
 	ce := newContactEntries()
 	taken := map[string]int{}
+	tick := v.meter(ctx, "rows", `SELECT count(*) FROM contacts`)
 	var rowBuf []contactRow
 	var matchBuf []matchRow
 	var markBuf []string
@@ -111,6 +109,7 @@ func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary
 		var row *contactRow
 		if len(rowBuf) > 0 {
 			row = &rowBuf[0]
+			tick()
 		}
 		checkContact(id, row, ce, everyChain, rep)
 		checkMarks(id, markBuf, ce, rep)

@@ -173,3 +173,30 @@ func TestVerifyOddSubjectIsNoContact(t *testing.T) {
 		t.Fatalf("odd subject: %+v, want OK", rep.Problems)
 	}
 }
+
+// Verify tells its progress through each stage, ending each at its total.
+func TestVerifyWithProgress(t *testing.T) {
+	f := newEvidenceFixture(t)
+	last := map[string][2]int64{}
+	var order []string
+	rep, err := f.db.VerifyWithProgress(t.Context(), "", func(stage string, done, total int64) {
+		if _, seen := last[stage]; !seen {
+			order = append(order, stage)
+		}
+		last[stage] = [2]int64{done, total}
+	})
+	if err != nil || !rep.OK {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+	if want := []string{"links", "objects", "rows"}; !slices.Equal(order, want) {
+		t.Fatalf("stages %q, want %q", order, want)
+	}
+	for stage, dt := range last {
+		if dt[0] != dt[1] || dt[1] == 0 {
+			t.Errorf("stage %s ended at %d of %d", stage, dt[0], dt[1])
+		}
+	}
+	if got := last["links"][1]; got != int64(rep.Entries) {
+		t.Errorf("links total %d, want the %d entries verified", got, rep.Entries)
+	}
+}

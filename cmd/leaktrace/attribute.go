@@ -165,7 +165,9 @@ func verifyCommand(e *env) *cli.Command {
 		Usage: "re-check every audit chain link and every raw object's hash",
 		Flags: []cli.Flag{&cli.StringFlag{Name: "investigation", EnvVars: []string{"LEAKTRACE_INVESTIGATION"}, Usage: "its chain and the shared one (default: all)"}},
 		Action: e.withDB(func(c *cli.Context, db *sqlite.DB) error {
-			rep, err := db.Verify(c.Context, c.String("investigation"))
+			progress, end := e.stageProgress("verify")
+			rep, err := db.VerifyWithProgress(c.Context, c.String("investigation"), progress)
+			end()
 			if err != nil {
 				return err
 			}

@@ -326,6 +326,42 @@ func (e *env) progress(what string) (func(ingest.Progress), func()) {
 	}, end
 }
 
+// stageProgress is progress for work in stages of counted items (verify's
+// links, objects and rows): a bar redrawn in place when stderr is a
+// terminal, else, once the work has taken 5 seconds, a line every 10.
+// Small stores say nothing.
+func (e *env) stageProgress(what string) (func(stage string, done, total int64), func()) {
+	tty, drawn := false, false
+	if f, ok := e.stderr.(*os.File); ok {
+		tty = isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+	}
+	start := e.now()
+	last := start.Add(-5 * time.Second)
+	end := func() {
+		if drawn {
+			fmt.Fprintln(e.stderr)
+			drawn = false
+		}
+	}
+	return func(stage string, done, total int64) {
+		if total < 10000 {
+			return
+		}
+		pct := done * 100 / total
+		if tty {
+			const width = 30
+			bar := strings.Repeat("=", int(pct)*width/100) + strings.Repeat(" ", width-int(pct)*width/100)
+			fmt.Fprintf(e.stderr, "\r%s %-7s [%s] %d/%d", what, stage, bar, done, total)
+			drawn = true
+			return
+		}
+		if now := e.now(); now.Sub(start) >= 5*time.Second && now.Sub(last) >= 10*time.Second {
+			fmt.Fprintf(e.stderr, "%s: %s %d of %d (%d%%)\n", what, stage, done, total, pct)
+			last = now
+		}
+	}, end
+}
+
 // investigationFor returns the named investigation, or the only one; nil
 // when there are several and none is named.
 func investigationFor(c *cli.Context, db *sqlite.DB) (*canary.Investigation, error) {
