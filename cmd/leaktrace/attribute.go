@@ -70,7 +70,7 @@ func (e *env) attribute(ctx context.Context, db *sqlite.DB, in attribution.Input
 	if in.Tokens, err = db.Tokens(ctx, ""); err != nil {
 		return nil, err
 	}
-	if in.Contacts, err = db.Contacts(ctx); err != nil {
+	if in.Contacts, err = db.ContactsToAttribute(ctx); err != nil {
 		return nil, err
 	}
 	if in.Pool, err = db.Phones(ctx); err != nil {
