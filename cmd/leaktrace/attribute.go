@@ -42,7 +42,7 @@ func attributeCommand(e *env) *cli.Command {
 				return err
 			}
 			if c.Bool("json") {
-				return writeJSON(e.stdout, rep)
+				return writeReportJSON(e.stdout, rep)
 			}
 			printReport(e.stdout, rep)
 			return nil

@@ -400,5 +400,7 @@ func (m *Main) attributeJSON(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	writeJSON(w, rep)
+	if err := writeReportJSON(w, rep); err != nil {
+		m.log.Warn("send attribution", "err", err)
+	}
 }
