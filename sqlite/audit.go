@@ -146,6 +146,9 @@ func (v verifier) verify(ctx context.Context, investigation string) (*canary.Ver
 		if chains, err = v.chains(ctx); err != nil {
 			return nil, err
 		}
+		if err := v.verifyChainNames(ctx, chains, rep); err != nil {
+			return nil, err
+		}
 	}
 	// Rows are read back only against chains whose links all hold: a
 	// broken chain is already reported, and what it says cannot be relied
@@ -158,7 +161,7 @@ func (v verifier) verify(ctx context.Context, investigation string) (*canary.Ver
 	}
 	read := map[string][]canary.AuditEntry{} // set-up entries, by chain
 	contactEntries := map[string]int{}
-	tick := v.meter(ctx, "links", `SELECT count(*) FROM audit_log WHERE chain IN (''`+strings.Repeat(", ?", len(chains))+`)`, anySlice(chains)...)
+	tick := v.meter(ctx, "links", `SELECT count(*) FROM audit_log WHERE chain IN (`+placeholders(len(chains))+`)`, anySlice(chains)...)
 	for _, chain := range chains {
 		c, err := v.readChain(ctx, chain, tick)
 		if err != nil {
@@ -191,6 +194,13 @@ func (v verifier) verify(ctx context.Context, investigation string) (*canary.Ver
 		}
 	}
 	return rep, nil
+}
+
+// placeholders is "?, ?, …", n of them, for an IN list that names exactly
+// the values bound (SQLite takes an empty list). A text value bound there
+// never equals the same bytes stored as a blob.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 func anySlice(ss []string) []any {
@@ -305,6 +315,35 @@ func (v verifier) verifyEntryTypes(ctx context.Context, rep *canary.VerifyReport
 			Detail: fmt.Sprintf("entry %s of chain %q is not stored as leaktrace writes entries (%s): it was written by other means", seq, chain, strings.Join(odd, ", "))})
 	}
 	return rows.Err()
+}
+
+// verifyChainNames reports chains leaktrace does not keep: one per
+// investigation and the shared one. Another chain's links may hold (anyone
+// can hash), but nothing it says is evidence.
+func (v verifier) verifyChainNames(ctx context.Context, chains []string, rep *canary.VerifyReport) error {
+	rows, err := v.tx.QueryContext(ctx, `SELECT name FROM investigations`)
+	if err != nil {
+		return fmt.Errorf("list investigations: %w", err)
+	}
+	defer rows.Close()
+	kept := map[string]bool{canary.SharedChain: true}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return fmt.Errorf("list investigations: %w", err)
+		}
+		kept[canary.InvestigationChain(name)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list investigations: %w", err)
+	}
+	for _, c := range chains {
+		if !kept[c] {
+			rep.Problems = append(rep.Problems, canary.Problem{Chain: c, Kind: "altered entry",
+				Detail: fmt.Sprintf("chain %q belongs to no investigation: leaktrace keeps one chain per investigation and a shared one", c)})
+		}
+	}
+	return nil
 }
 
 func (v verifier) chains(ctx context.Context) ([]string, error) {

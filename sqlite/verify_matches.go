@@ -16,7 +16,10 @@ type recordedMatch struct {
 	Token   int64  `json:"token"`
 }
 
+// matchKey names a match in the chain that recorded it: a match row is
+// recorded only by its token's investigation's chain, never by another.
 type matchKey struct {
+	chain          string
 	contact, token int64
 	how            string
 }
@@ -66,7 +69,7 @@ func checkMatches(id int64, rows []matchRow, ce *contactEntries, rep *canary.Ver
 		}
 	}
 	slices.SortFunc(gone, func(a, b matchKey) int {
-		return cmp.Or(cmp.Compare(a.token, b.token), cmp.Compare(a.how, b.how))
+		return cmp.Or(cmp.Compare(a.token, b.token), cmp.Compare(a.how, b.how), cmp.Compare(a.chain, b.chain))
 	})
 	for _, k := range gone {
 		e := ce.matches[k]

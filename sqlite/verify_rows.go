@@ -127,7 +127,7 @@ func (ce *contactEntries) add(id int64, e canary.AuditEntry, rep *canary.VerifyR
 		if d.ExcerptsSHA256 != nil && len(ms) > 0 {
 			x := excerptsEntry{at: refOf(e), sha: *d.ExcerptsSHA256}
 			for _, m := range ms {
-				x.keys = append(x.keys, matchKey{id, m.Token, m.How})
+				x.keys = append(x.keys, matchKey{e.Chain, id, m.Token, m.How})
 			}
 			ce.excerpts = append(ce.excerpts, x)
 		}
@@ -140,7 +140,7 @@ func (ce *contactEntries) add(id int64, e canary.AuditEntry, rep *canary.VerifyR
 		ms = []recordedMatch{m}
 	}
 	for _, m := range ms {
-		ce.matches[matchKey{id, m.Token, m.How}] = matchEntry{at: refOf(e), partial: m.Partial}
+		ce.matches[matchKey{e.Chain, id, m.Token, m.How}] = matchEntry{at: refOf(e), partial: m.Partial}
 	}
 }
 

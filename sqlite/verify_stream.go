@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/leaktrace/leaktrace/canary"
 )
@@ -41,6 +40,7 @@ func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary
 		func(rows *sql.Rows) (m matchRow, id int64, ok bool, err error) {
 			err = rows.Scan(&m.key.contact, &m.key.token, &m.key.how, &m.partial, &m.excerpt, &m.inv)
 			m.key.how = asEncoded(m.key.how)
+			m.key.chain = canary.InvestigationChain(m.inv)
 			return m, m.key.contact, true, err
 		})
 	if err != nil {
@@ -65,13 +65,12 @@ func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary
 	// Every subject Go reads as "contact N" sorts as N in SQL too; the
 	// others are dropped.
 	names := slices.Sorted(maps.Keys(chains))
-	args := anySlice(names)
 	entries, err := openStream(ctx, v.tx, "contact entries", `SELECT chain, seq, at, CAST(action AS TEXT), CAST(subject AS TEXT),
 		coalesce(detail, '') FROM audit_log
-		WHERE chain IN (''`+strings.Repeat(", ?", len(names))+`)
+		WHERE chain IN (`+placeholders(len(names))+`)
 		AND CAST(action AS TEXT) IN ('contact received', 'matches made', 'match made', 'contact marked')
 		AND CAST(subject AS TEXT) GLOB 'contact *'
-		ORDER BY CAST(substr(CAST(subject AS TEXT), 9) AS INTEGER), chain, seq`, args,
+		ORDER BY CAST(substr(CAST(subject AS TEXT), 9) AS INTEGER), chain, seq`, anySlice(names),
 		func(rows *sql.Rows) (e canary.AuditEntry, id int64, ok bool, err error) {
 			var at sql.NullString
 			if err = rows.Scan(&e.Chain, &e.Seq, &at, &e.Action, &e.Subject, &e.Detail); err != nil {
@@ -115,7 +114,7 @@ func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary
 		checkMarks(id, markBuf, ce, rep)
 		n := 0
 		for _, m := range matchBuf {
-			if _, verified := chains[canary.InvestigationChain(m.inv)]; verified {
+			if _, verified := chains[m.key.chain]; verified {
 				matchBuf[n] = m
 				n++
 			}

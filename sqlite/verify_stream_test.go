@@ -200,3 +200,45 @@ func TestVerifyWithProgress(t *testing.T) {
 		t.Errorf("links total %d, want the %d entries verified", got, rep.Entries)
 	}
 }
+
+// A match row is recorded only by its own investigation's chain: an entry
+// in any other chain, a fresh correctly hashed one included, or one in a
+// chain that verify did not check, does not vouch for it.
+func TestVerifyMatchOnlyByItsOwnChain(t *testing.T) {
+	for _, tc := range []struct {
+		name, chain   string
+		investigation string // verify only this one
+	}{
+		{"entry in a fresh chain", "zz", ""},
+		{"entry in a chain named ''", "", invName},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newEvidenceFixture(t)
+			raw := rawDB(t, f.db)
+			var other canary.Token
+			for _, tok := range f.order.Tokens {
+				if tok.Field != canary.FieldChatEmail {
+					other = tok
+					break
+				}
+			}
+			mustExec(t, raw, `INSERT INTO matches (contact_id, token_id, how, partial, excerpt) VALUES (?, ?, 'recipient', 0, '')`, f.contact, other.ID)
+			e := canary.AuditEntry{Chain: tc.chain, Seq: 1, At: t0, Action: "matches made", Subject: "contact " + strconv.FormatInt(f.contact, 10),
+				Detail: `{"matches":[{"how":"recipient","partial":false,"token":` + strconv.FormatInt(other.ID, 10) + `}]}`, PrevHash: canary.GenesisHash}
+			e.Hash = e.ComputeHash()
+			mustExec(t, raw, `INSERT INTO audit_log (chain, seq, at, action, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				e.Chain, e.Seq, e.At.UTC().Format("2006-01-02T15:04:05.000000000Z"), e.Action, e.Subject, e.Detail, e.PrevHash, e.Hash)
+			rep := mustVerify(t, f.db, tc.investigation)
+			got := strings.Join(kinds(rep), "; ")
+			if !strings.Contains(got, "unrecorded row "+canary.InvestigationChain(invName)) {
+				t.Fatalf("problems %q, want the match row unrecorded in its investigation's chain", got)
+			}
+			if strings.Contains(got, "bad hash") || strings.Contains(got, "broken link") {
+				t.Fatalf("problems %q: the forged chain itself should hold", got)
+			}
+			if tc.investigation == "" && !strings.Contains(got, "altered entry "+tc.chain) {
+				t.Fatalf("problems %q, want chain %q named as no investigation's", got, tc.chain)
+			}
+		})
+	}
+}
