@@ -147,7 +147,9 @@ func (c *collector) add(t *canary.Token, how, excerpt string, partial bool) {
 }
 
 func (c *collector) unissued(v string) {
-	if !slices.Contains(c.res.Unissued, v) {
+	// A set beside the list: a header can name thousands of addresses.
+	if k := "unissued\x00" + v; !c.seen[k] {
+		c.seen[k] = true
 		c.res.Unissued = append(c.res.Unissued, v)
 	}
 }
@@ -259,6 +261,16 @@ var (
 	emailIDNRE = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[\pL\pN\pM\-]+(?:\.[\pL\pN\pM\-]+)+`)
 )
 
+// idnText is t made ready for the international address pattern, or ""
+// when no '@' in it is followed by a domain with a letter that is not
+// ASCII.
+func idnText(t string) string {
+	if s := canary.AddressText(t); idnAfterAt(s) {
+		return s
+	}
+	return ""
+}
+
 // idnAfterAt reports whether a domain after an '@' in s has a letter that
 // is not ASCII.
 func idnAfterAt(s string) bool {
@@ -293,8 +305,8 @@ func (m *Matcher) text(c *collector, t Text) {
 		// Folding takes the marks off an international domain
 		// ("bücher.vn" reads "bucher.vn"), so those are read unfolded,
 		// where one was issued at and the text writes one.
-		if m.idn && idnAfterAt(t.Text) {
-			for _, a := range emailIDNRE.FindAllString(t.Text, -1) {
+		if m.idn && !norm.IsASCII(t.Text) {
+			for _, a := range emailIDNRE.FindAllString(idnText(t.Text), -1) {
 				if local, domain, ok := strings.Cut(a, "@"); ok && !norm.IsASCII(domain) {
 					m.email(c, local+"@"+canary.QuotedDomain(domain), t.How, false)
 				}

@@ -86,6 +86,8 @@ func TestMatcher(t *testing.T) {
 		{"international domain quoted in a body", body("liên hệ an.vo.x3n8pqa@bücher.vn nhé"), []found{{14, "body", false}}, nil},
 		{"international domain quoted in Chinese", body("请联系an.vo.x3n8pqa@bücher.vn获取优惠"), []found{{14, "body", false}}, nil},
 		{"international domain quoted in its ASCII form", body("gửi về an.vo.x3n8pqa@xn--bcher-kva.vn"), []found{{14, "body", false}}, nil},
+		{"international domain in full-width dots", body("liên hệ an.vo.x3n8pqa＠bücher．vn nhé"), []found{{14, "body", false}}, nil},
+		{"international domain split by an invisible space", body("liên hệ an.vo.x3n8pqa@bü\u200bcher。vn nhé"), []found{{14, "body", false}}, nil},
 		{"unissued at an international domain", to("admin@xn--bcher-kva.vn", canary.HowRecipient), nil, []string{"admin@xn--bcher-kva.vn"}},
 		{"number texted, local form", to("0912 345 678", canary.HowRecipient), []found{{2, "recipient", false}}, nil},
 		{"pool number with no token", to("0912.000.999", canary.HowRecipient), nil, []string{"+84912000999"}},

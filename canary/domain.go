@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+	unorm "golang.org/x/text/unicode/norm"
 
 	"github.com/leaktrace/leaktrace/norm"
 )
@@ -72,8 +73,39 @@ func CheckDomainName(name string) error {
 			return fmt.Errorf("label %q mixes the ASCII form (xn--) with letters that are not ASCII", l)
 		}
 	}
-	_, err := idna.Lookup.ToASCII(name)
-	return err
+	a, err := idna.Lookup.ToASCII(name)
+	if err != nil {
+		return err
+	}
+	// IDNA's lookup profile does not hold the ASCII form to DNS's lengths,
+	// and a long Unicode label grows past them.
+	if len(a) > maxNameRunes {
+		return fmt.Errorf("its ASCII form %s is %d characters, more than DNS allows (%d)", a, len(a), maxNameRunes)
+	}
+	for l := range strings.SplitSeq(a, ".") {
+		if len(l) > maxLabelRunes {
+			return fmt.Errorf("its ASCII form has a label of %d characters (%s), more than DNS allows (%d)", len(l), l, maxLabelRunes)
+		}
+	}
+	return nil
+}
+
+// AddressText is text made ready to find addresses at international
+// domains in: compatibility forms folded (full-width "＠" and "．"),
+// ideographic full stops read as dots, and invisible characters (zero-width
+// spaces, soft hyphens) dropped, while accents are kept, unlike the
+// folding that finds ASCII ones.
+func AddressText(s string) string {
+	s = unorm.NFKC.String(s)
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '。' || r == '｡':
+			return '.'
+		case unicode.Is(unicode.Cf, r):
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // QuotedDomain is the domain of an address found in running text. Chinese,

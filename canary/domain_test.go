@@ -67,8 +67,11 @@ func TestCheckDomainName(t *testing.T) {
 		"bücher.vn":         true,
 		"xn--bcher-kva.vn":  true,
 		"xn--bücher-kva.vn": false, // IDNA would make it xn--bcher-isa8j.vn, another name
-		"a_b.example":       false,
-		"bad\xff.vn":        false,
+		// 43 letters, whose ASCII form is a 65-character label.
+		"muabánđồgiadụngchấtlượngcaogiárẻnhấtviệtnam.vn": false,
+		strings.Repeat("ü", 60) + ".vn":                  false,
+		"a_b.example":                                    false,
+		"bad\xff.vn":                                     false,
 	} {
 		if err := canary.CheckDomainName(name); (err == nil) != ok {
 			t.Errorf("CheckDomainName(%q) = %v, want ok=%v", name, err, ok)
@@ -86,6 +89,22 @@ func TestQuotedDomain(t *testing.T) {
 	} {
 		if got := canary.QuotedDomain(in); got != want {
 			t.Errorf("QuotedDomain(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestAddressText(t *testing.T) {
+	for in, want := range map[string]string{
+		"an@bücher．vn":       "an@bücher.vn",
+		"an＠bücher.vn":       "an@bücher.vn",
+		"an@bücher。vn":       "an@bücher.vn",
+		"an@bü\u200bcher.vn": "an@bücher.vn",
+		"an@bü\u00adcher.vn": "an@bücher.vn",
+		"an@bu\u0308cher.vn": "an@bücher.vn", // decomposed, composed
+		"Trần Thị Lình":      "Trần Thị Lình",
+	} {
+		if got := canary.AddressText(in); got != want {
+			t.Errorf("AddressText(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -335,7 +335,7 @@ func scanAddrSpecs(s string) []string {
 	s = validText(s)
 	re := addrSpecRE
 	if !norm.IsASCII(s) {
-		re = addrSpecIDNRE
+		s, re = canary.AddressText(s), addrSpecIDNRE
 	}
 	var l addrList
 	for _, a := range re.FindAllString(s, -1) {

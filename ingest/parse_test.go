@@ -210,9 +210,9 @@ func TestParseMessage(t *testing.T) {
 			// keeps the whole of one.
 			name: "international domain in Received and an unreadable To",
 			raw: parseCRLF("Received: from a by mx.example for <An.Vo.x3n8pqa@Bücher.vn>; Mon, 13 May 2024 16:20:11 +0000\n" +
-				"To: \"Vo, An\" <an.vo.x3n8pqa@bücher.vn>, broken <<\n" +
+				"To: \"Vo, An\" <an.vo.x3n8pqa@bücher.vn>, <t@bücher．vn>, broken <<\n" +
 				"From: x@example.com\n\nbody\n"),
-			to:          []string{"an.vo.x3n8pqa@bücher.vn"},
+			to:          []string{"an.vo.x3n8pqa@bücher.vn", "t@bücher.vn"},
 			receivedFor: []string{"an.vo.x3n8pqa@bücher.vn"},
 			texts:       []string{"body"},
 		},

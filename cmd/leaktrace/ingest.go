@@ -351,7 +351,7 @@ func (e *env) stageProgress(what string) (func(stage string, done, total int64),
 		if tty {
 			const width = 30
 			bar := strings.Repeat("=", int(pct)*width/100) + strings.Repeat(" ", width-int(pct)*width/100)
-			fmt.Fprintf(e.stderr, "\r%s %-7s [%s] %d/%d", what, stage, bar, done, total)
+			fmt.Fprintf(e.stderr, "\r%s %-7s [%s] %d/%d\x1b[K", what, stage, bar, done, total) // K: clear what a longer line left
 			drawn = true
 			return
 		}
