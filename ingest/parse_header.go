@@ -321,11 +321,11 @@ var angleAddrRE = regexp.MustCompile(`<[^<>]*>`)
 // addrSpecRE matches something shaped like local@domain. It leaves out the
 // rarely used local-part characters that double as delimiters (=?"<>) so
 // that encoded words and quoting around an address are not taken into it,
-// and it is ASCII only: canary addresses are, and the letters of a script
-// written without spaces ("请联系abc@x.com") would otherwise join them.
-// addrSpecIDNRE is addrSpecRE for text that is not all ASCII, where a
+// and its local part is ASCII only: canary local parts are, and the letters
+// of a script written without spaces ("请联系abc@x.com") would otherwise
+// join them. addrSpecIDNRE is it for text that is not all ASCII, where a
 // domain may be an international one ("bücher.vn"); canary.QuotedDomain
-// then parts it from letters of a script written without spaces.
+// then parts the domain from such letters after it.
 var (
 	addrSpecRE    = regexp.MustCompile(`[A-Za-z0-9._%+\-!#$&'*^~]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*`)
 	addrSpecIDNRE = regexp.MustCompile(`[A-Za-z0-9._%+\-!#$&'*^~]+@[\pL\pN](?:[\pL\pN\pM\-]*[\pL\pN\pM])?(?:\.[\pL\pN](?:[\pL\pN\pM\-]*[\pL\pN\pM])?)*`)
