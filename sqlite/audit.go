@@ -306,7 +306,11 @@ func (v verifier) verifyEntryTypes(ctx context.Context, rep *canary.VerifyReport
 		}
 		var odd []string
 		for i, name := range []string{"chain", "seq", "at", "action", "subject", "detail", "prev_hash", "hash"} {
-			if want := map[bool]string{true: "integer", false: "text"}[name == "seq"]; types[i] != want {
+			want := "text"
+			if name == "seq" {
+				want = "integer"
+			}
+			if types[i] != want {
 				odd = append(odd, fmt.Sprintf("%s is %s, not %s", name, types[i], want))
 			}
 		}

@@ -68,9 +68,9 @@ func (v verifier) verifyContacts(ctx context.Context, chains map[string][]canary
 	entries, err := openStream(ctx, v.tx, "contact entries", `SELECT chain, seq, at, CAST(action AS TEXT), CAST(subject AS TEXT),
 		coalesce(detail, '') FROM audit_log
 		WHERE chain IN (`+placeholders(len(names))+`)
-		AND CAST(action AS TEXT) IN ('contact received', 'matches made', 'match made', 'contact marked')
+		AND CAST(action AS TEXT) IN (`+placeholders(len(contactEntryActions))+`)
 		AND CAST(subject AS TEXT) GLOB 'contact *'
-		ORDER BY CAST(substr(CAST(subject AS TEXT), 9) AS INTEGER), chain, seq`, anySlice(names),
+		ORDER BY CAST(substr(CAST(subject AS TEXT), 9) AS INTEGER), chain, seq`, append(anySlice(names), anySlice(contactEntryActions)...),
 		func(rows *sql.Rows) (e canary.AuditEntry, id int64, ok bool, err error) {
 			var at sql.NullString
 			if err = rows.Scan(&e.Chain, &e.Seq, &at, &e.Action, &e.Subject, &e.Detail); err != nil {

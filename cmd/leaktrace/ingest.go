@@ -7,9 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 
 	"github.com/leaktrace/leaktrace/canary"
@@ -285,81 +283,6 @@ func imapPassword(c *cli.Context) (string, error) {
 		return v, nil
 	}
 	return "", canary.Invalidf("the IMAP password is needed: --password-env VAR (the variable holding it) or --password-file FILE")
-}
-
-// progress returns a progress reporter, and a func that ends its output:
-// a bar redrawn in place when stderr is a terminal, else a line every 10%
-// or 30 seconds.
-func (e *env) progress(what string) (func(ingest.Progress), func()) {
-	tty, drawn := false, false
-	if f, ok := e.stderr.(*os.File); ok {
-		tty = isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
-	}
-	var last time.Time
-	lastPct := -1
-	end := func() {
-		if drawn {
-			fmt.Fprintln(e.stderr)
-			drawn = false
-		}
-	}
-	return func(p ingest.Progress) {
-		if p.Total < 20 && p.Done < 20 {
-			return
-		}
-		pct := 0
-		if p.Total > 0 {
-			pct = p.Done * 100 / p.Total
-		}
-		if tty {
-			const width = 30
-			bar := strings.Repeat("=", pct*width/100) + strings.Repeat(" ", width-pct*width/100)
-			fmt.Fprintf(e.stderr, "\r%s %s [%s] %d/%d (%d new, %d held)", what, p.Source, bar, p.Done, p.Total, p.Recorded, p.Duplicates)
-			drawn = true
-			return
-		}
-		now := e.now()
-		if pct/10 != lastPct/10 || now.Sub(last) >= 30*time.Second || p.Done == p.Total {
-			fmt.Fprintf(e.stderr, "%s: %s %d of %d messages (%d new, %d already held)\n", what, p.Source, p.Done, p.Total, p.Recorded, p.Duplicates)
-			last, lastPct = now, pct
-		}
-	}, end
-}
-
-// stageProgress is progress for work in stages of counted items (verify's
-// links, objects and rows): a bar redrawn in place when stderr is a
-// terminal, else, once the work has taken 5 seconds, a line every 10.
-// Small stores say nothing.
-func (e *env) stageProgress(what string) (func(stage string, done, total int64), func()) {
-	tty, drawn := false, false
-	if f, ok := e.stderr.(*os.File); ok {
-		tty = isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
-	}
-	start := e.now()
-	last := start.Add(-5 * time.Second)
-	end := func() {
-		if drawn {
-			fmt.Fprintln(e.stderr)
-			drawn = false
-		}
-	}
-	return func(stage string, done, total int64) {
-		if total < 10000 {
-			return
-		}
-		pct := done * 100 / total
-		if tty {
-			const width = 30
-			bar := strings.Repeat("=", int(pct)*width/100) + strings.Repeat(" ", width-int(pct)*width/100)
-			fmt.Fprintf(e.stderr, "\r%s %-7s [%s] %d/%d\x1b[K", what, stage, bar, done, total) // K: clear what a longer line left
-			drawn = true
-			return
-		}
-		if now := e.now(); now.Sub(start) >= 5*time.Second && now.Sub(last) >= 10*time.Second {
-			fmt.Fprintf(e.stderr, "%s: %s %d of %d (%d%%)\n", what, stage, done, total, pct)
-			last = now
-		}
-	}, end
 }
 
 // investigationFor returns the named investigation, or the only one; nil
